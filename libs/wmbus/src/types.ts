@@ -95,6 +95,8 @@ export type RecordFunction = 'instantaneous' | 'maximum' | 'minimum' | 'error';
 export interface DataRecord {
   /** Upper-case hex of DIF+DIFEs+VIF+VIFEs, wmbusmeters style ("0413", "02FF20"); repeats get "_2", "_3". */
   key: string;
+  /** DIF, DIFEs, VIF, VIFEs (incl. plain-text unit bytes) exactly as on the wire, hex: what a compact format stores. */
+  header: string;
   offset: number;
   function: RecordFunction;
   storage: number;
