@@ -1,0 +1,3 @@
+export * from './cipher';
+export * from './meter-key';
+export * from './store';
