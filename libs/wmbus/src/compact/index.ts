@@ -1,0 +1,4 @@
+export { formatSignature, formatOfRecords } from './signature';
+export { CompactFormatStore } from './format-store';
+export type { CompactFormatEntry, CompactFormatSource, CompactFormatStoreJson } from './format-store';
+export { KAMSTRUP_WATER_FORMATS } from './known-formats';
