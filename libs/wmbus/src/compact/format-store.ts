@@ -111,7 +111,9 @@ export class CompactFormatStore {
       try {
         store.add(entry);
       } catch (error) {
-        throw new Error(`compact formats JSON: formats[${index}]: ${(error as Error).message}`);
+        throw new Error(`compact formats JSON: formats[${index}]: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     });
     return store;
