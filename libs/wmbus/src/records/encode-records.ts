@@ -142,7 +142,8 @@ function encodeTimePoint(text: string, length: number): Buffer {
     case 4:
       return Buffer.from([minute, hour, ...date]);
     case 6:
-      return Buffer.from([second, minute, hour, ...date]);
+      // Type I's sixth byte (day of week, week number) is left 0: "not specified".
+      return Buffer.from([second, minute, hour, ...date, 0]);
     default:
       throw new Error(`cannot encode record: a date needs a 2, 4 or 6 byte data field, not ${length}`);
   }
