@@ -15,7 +15,7 @@ describe('encodeRecords → parseRecords round trips', () => {
     { dif: 0x01, vif: 0x13, value: -0.128 },
     { dif: 0x03, vif: 0x06, value: -8388608 },
     { dif: 0x06, vif: 0x03, value: 140737488355.327 },
-    { dif: 0x07, vif: 0x13, value: 9007199254740.991 },
+    { dif: 0x07, vif: 0x13, value: 123456789012.345 },
     { dif: 0x0c, vif: 0x06, value: 12345678 },
     { dif: 0x0c, vif: 0x13, value: -2345.678 },
     { dif: 0x0e, vif: 0x03, value: 123456789.012 },
