@@ -1,0 +1,3 @@
+export * from './hes-metrics';
+export * from './metrics-handler';
+export * from './metrics.module';
