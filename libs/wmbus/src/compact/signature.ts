@@ -11,7 +11,7 @@ export function formatSignature(formatBytes: Buffer): number {
 
 /**
  * The DIF/VIF string a full frame teaches: every record header in order. Manufacturer tails
- * (DIF 0x0F/0x1F) are excluded because the signature stops at them, and 0x2F fillers never become
+ * (DIF 0x0F/0x1F, and any other 0x?F as the record parser treats them) are excluded because the signature stops at them, and 0x2F fillers never become
  * records, so they are excluded by construction.
  */
 export function formatOfRecords(records: readonly DataRecord[]): Buffer {
@@ -19,8 +19,7 @@ export function formatOfRecords(records: readonly DataRecord[]): Buffer {
   for (const record of records) {
     const header = Buffer.from(record.header, 'hex');
     if (header.length === 0) continue;
-    const dif = header[0];
-    if (dif === 0x0f || dif === 0x1f) break;
+    if ((header[0] & 0x0f) === 0x0f) break;
     headers.push(header);
   }
   return Buffer.concat(headers);
