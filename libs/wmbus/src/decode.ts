@@ -342,8 +342,7 @@ function handleTplSecurity(ctx: Context, tpl: ParsedTpl): DecodeResult | undefin
 function decryptCbc(ctx: Context, tpl: ParsedTpl, mode: number): DecodeResult | undefined {
   const start = tpl.end;
   const frame = ctx.frame;
-  const startsWithMarker =
-    frame.length >= start + 2 && frame[start] === PLAINTEXT_MARKER && frame[start + 1] === PLAINTEXT_MARKER;
+  const startsWithMarker = startsWithPlaintextMarker(frame, start);
   let key = resolveKey(ctx);
   if (key === undefined && mode === SECURITY_AES_CBC_IV && isDiehlOms(ctx, tpl) && !startsWithMarker) {
     key = DIEHL_DEFAULT_AES_KEY;
@@ -492,12 +491,22 @@ function manufacturerSecurity(ctx: Context, tpl: ParsedTpl, mode: number): Decod
 
 function decodeApplication(ctx: Context, tpl: ParsedTpl): DecodeResult {
   const frame = ctx.frame;
-  const aplStart = tpl.end;
+  let aplStart = tpl.end;
   if (!isCompactCi(tpl.info.ci)) {
     const parsed = parseRecords(frame.subarray(aplStart));
-    if (parsed.error) return recordFailure(ctx, parsed.records, parsed.error, aplStart);
-    learnFormat(ctx, tpl, parsed.records);
+    if (parsed.error) {
+      if (!isTrailingTruncation(parsed.error, parsed.records)) {
+        return recordFailure(ctx, parsed.records, parsed.error, aplStart);
+      }
+      ctx.warnings.push(`last record ignored: ${parsed.error.message}`);
+    } else {
+      learnFormat(ctx, tpl, parsed.records);
+    }
     return success(ctx, parsed.records);
+  }
+  if (tpl.securityMode !== SECURITY_NONE && startsWithPlaintextMarker(frame, aplStart)) {
+    // Encrypted compact APLs (0x7B/0x73) start with the 2F2F verification marker, not part of the format.
+    aplStart += 2;
   }
   if (frame.length < aplStart + 4) {
     return fail(ctx, 'TRUNCATED', 'compact frame signature and full-frame CRC run past the end', aplStart);
@@ -531,6 +540,20 @@ function decodeApplication(ctx: Context, tpl: ParsedTpl): DecodeResult {
     );
   }
   return success(ctx, parsed.records);
+}
+
+/**
+ * A full frame whose last record runs past the end of the telegram (a meter quirk seen in several
+ * wmbusmeters vectors, e.g. trailing CRC bytes after an L-field mismatch) keeps the records before it,
+ * as wmbusmeters does. The L-field check has already ruled out a physically truncated telegram, and a
+ * frame that decoded nothing is still an error. Such a frame does not teach a compact format.
+ */
+function isTrailingTruncation(error: DecodeError, records: DataRecord[]): boolean {
+  return error.code === 'TRUNCATED' && records.length > 0;
+}
+
+function startsWithPlaintextMarker(frame: Buffer, at: number): boolean {
+  return frame.length >= at + 2 && frame[at] === PLAINTEXT_MARKER && frame[at + 1] === PLAINTEXT_MARKER;
 }
 
 /** After a successful full frame, teach the compact-format store its DIF/VIF string. */
