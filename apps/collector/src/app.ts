@@ -1,0 +1,25 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { CollectorModule, type CollectorDependencies } from './collector.module';
+import { IngestErrorFilter } from './http/ingest-error.filter';
+
+/**
+ * Builds the collector's HTTP application. No global body parser: the guard authenticates before any
+ * body is read, and each endpoint reads its body itself, bounded (JSON) or streamed (NDJSON, VW1871).
+ */
+export async function createCollectorApp(deps: CollectorDependencies): Promise<INestApplication> {
+  const app = await NestFactory.create(CollectorModule.register(deps), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(
+    new IngestErrorFilter({
+      unavailable: deps.settings.retryAfterUnavailableSeconds,
+      overloaded: deps.settings.retryAfterOverloadedSeconds,
+    }),
+  );
+  app.enableShutdownHooks();
+  return app;
+}

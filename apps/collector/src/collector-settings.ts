@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * Settings that only the collector reads (shared settings — Kafka, topics, database, MQTT — come from
+ * @hes/config). Every one has a default sized for one small machine at the design load.
+ */
+const int = (min: number) => z.coerce.number().int().min(min);
+
+const schema = z.object({
+  COLLECTOR_DEDUP_WINDOW_MS: int(0).default(300_000),
+  /** ~100 bytes each: 1M entries ≈ 100 MB. At higher rates the effective window shrinks instead. */
+  COLLECTOR_DEDUP_MAX_ENTRIES: int(1).default(1_000_000),
+  COLLECTOR_MAX_INFLIGHT_MESSAGES: int(1).default(40_000),
+  COLLECTOR_MAX_INFLIGHT_BYTES: int(1).default(32 * 1024 * 1024),
+  COLLECTOR_MAX_JSON_BODY_BYTES: int(1024).default(8 * 1024 * 1024),
+  COLLECTOR_MAX_UPLOAD_BYTES: int(1024).default(32 * 1024 * 1024),
+  COLLECTOR_NDJSON_MAX_LINE_BYTES: int(64).default(4096),
+  /** Items handed to Kafka per step while streaming NDJSON or a handheld upload. */
+  COLLECTOR_STREAM_GROUP_SIZE: int(1).default(1000),
+  COLLECTOR_MAX_ITEMS_PER_REQUEST: int(1).default(200_000),
+  COLLECTOR_MAX_FUTURE_SKEW_MS: int(0).default(600_000),
+  COLLECTOR_API_KEY_CACHE_MS: int(0).default(60_000),
+  COLLECTOR_METER_GROUP_REFRESH_MS: int(1000).default(300_000),
+  COLLECTOR_METER_GROUP_CACHE_ENTRIES: int(1).default(2_000_000),
+  COLLECTOR_DEFAULT_METER_GROUP: z.string().min(1).default('default'),
+  /** Retry-After (seconds) for 503 (broker or registry down) and 429 (too much in flight). */
+  COLLECTOR_RETRY_AFTER_UNAVAILABLE_S: int(1).default(5),
+  COLLECTOR_RETRY_AFTER_OVERLOADED_S: int(1).default(1),
+});
+
+export interface CollectorSettings {
+  dedupWindowMs: number;
+  dedupMaxEntries: number;
+  maxInFlightMessages: number;
+  maxInFlightBytes: number;
+  maxJsonBodyBytes: number;
+  maxUploadBytes: number;
+  ndjsonMaxLineBytes: number;
+  streamGroupSize: number;
+  maxItemsPerRequest: number;
+  maxFutureSkewMs: number;
+  apiKeyCacheMs: number;
+  meterGroupRefreshMs: number;
+  meterGroupCacheEntries: number;
+  defaultMeterGroup: string;
+  retryAfterUnavailableSeconds: number;
+  retryAfterOverloadedSeconds: number;
+}
+
+/** Throws with every offending variable named, e.g. "COLLECTOR_DEDUP_WINDOW_MS: expected number". */
+export function loadCollectorSettings(env: NodeJS.ProcessEnv = process.env): CollectorSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid collector configuration: ${problems.join('; ')}`);
+  }
+  const s = parsed.data;
+  return Object.freeze({
+    dedupWindowMs: s.COLLECTOR_DEDUP_WINDOW_MS,
+    dedupMaxEntries: s.COLLECTOR_DEDUP_MAX_ENTRIES,
+    maxInFlightMessages: s.COLLECTOR_MAX_INFLIGHT_MESSAGES,
+    maxInFlightBytes: s.COLLECTOR_MAX_INFLIGHT_BYTES,
+    maxJsonBodyBytes: s.COLLECTOR_MAX_JSON_BODY_BYTES,
+    maxUploadBytes: s.COLLECTOR_MAX_UPLOAD_BYTES,
+    ndjsonMaxLineBytes: s.COLLECTOR_NDJSON_MAX_LINE_BYTES,
+    streamGroupSize: s.COLLECTOR_STREAM_GROUP_SIZE,
+    maxItemsPerRequest: s.COLLECTOR_MAX_ITEMS_PER_REQUEST,
+    maxFutureSkewMs: s.COLLECTOR_MAX_FUTURE_SKEW_MS,
+    apiKeyCacheMs: s.COLLECTOR_API_KEY_CACHE_MS,
+    meterGroupRefreshMs: s.COLLECTOR_METER_GROUP_REFRESH_MS,
+    meterGroupCacheEntries: s.COLLECTOR_METER_GROUP_CACHE_ENTRIES,
+    defaultMeterGroup: s.COLLECTOR_DEFAULT_METER_GROUP,
+    retryAfterUnavailableSeconds: s.COLLECTOR_RETRY_AFTER_UNAVAILABLE_S,
+    retryAfterOverloadedSeconds: s.COLLECTOR_RETRY_AFTER_OVERLOADED_S,
+  });
+}

@@ -1,0 +1,7 @@
+/** Injection tokens for the collector's non-class providers. */
+export const COLLECTOR_SETTINGS = Symbol('COLLECTOR_SETTINGS');
+export const KAFKA_CLIENT = Symbol('KAFKA_CLIENT');
+export const PG_POOL = Symbol('PG_POOL');
+export const HANDHELD_UPLOAD_STORE = Symbol('HANDHELD_UPLOAD_STORE');
+export const MQTT_SETTINGS = Symbol('MQTT_SETTINGS');
+export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
