@@ -1,5 +1,6 @@
 import { encodeRecords, parseRecords } from '../records';
 import type { DataRecord, TelegramHeader } from '../types';
+import { jsonNumber } from './fields';
 import { genericFieldName } from './generic';
 import { applyDriver, readingsOf } from './registry';
 
@@ -133,5 +134,35 @@ describe('generic driver', () => {
     ]);
     expect(Object.is(result.fields.total_m3, 0)).toBe(true);
     expect(result.fields.total_m3_2).toBe(0.3);
+  });
+});
+
+describe('jsonNumber', () => {
+  it('agrees with six-decimal rounding of the exact binary value, half-millionths included', () => {
+    const samples = [
+      6.408,
+      20.015,
+      0.317,
+      43.108,
+      0.1 + 0.2,
+      1e-7,
+      5e-7,
+      1.0000005,
+      2.0000015,
+      123456.7890125,
+      -3.0000005,
+      457.579333333,
+      1e15 + 0.5,
+      0.0000004999999,
+    ];
+    for (let i = 0; i < 2000; i++) samples.push((i * 7919) / 2000000, -(i * 104729) / 3e7);
+    for (const value of samples) expect(jsonNumber(value)).toBe(Number(value.toFixed(6)) || 0);
+  });
+
+  it('maps non-finite values to null and negative zero to 0', () => {
+    expect(jsonNumber(NaN)).toBeNull();
+    expect(jsonNumber(Infinity)).toBeNull();
+    expect(Object.is(jsonNumber(-0), 0)).toBe(true);
+    expect(Object.is(jsonNumber(-1e-9), 0)).toBe(true);
   });
 });
