@@ -26,6 +26,8 @@ export { cbcDecrypt, cbcEncrypt } from './security/cbc';
 export { aesCmac, deriveMode7Key } from './security/cmac-kdf';
 export { decodeTelegram } from './decode';
 export type { DecodeOptions } from './decode';
+export { encodeTelegram } from './encode';
+export type { EncodeInput } from './encode';
 export * from './records';
 export * from './compact';
 export * from './drivers';

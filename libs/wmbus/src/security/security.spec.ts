@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto';
 import { parseHex } from '../hex';
 import { ellCtrIv } from '../ell';
 import { aesCtr } from './ctr';
@@ -86,5 +87,18 @@ describe('Diehl LFSR', () => {
   it('returns undefined when the checksum does not hold', () => {
     const frame = parseHex('1E4424238B07797389607A8F00107D041312170100426CBF23441344100100')!;
     expect(diehlLfsrDecode(frame)).toBeUndefined();
+  });
+});
+
+describe('aesCtr against OpenSSL AES-128-CTR', () => {
+  it('matches for partial blocks and a counter that carries across bytes', () => {
+    const key = Buffer.alloc(16, 0x3c);
+    const iv = Buffer.from('000102030405060708090a0bfffffffe', 'hex');
+    for (const length of [1, 15, 16, 17, 40, 64, 100]) {
+      const data = Buffer.alloc(length, 0xa7);
+      const reference = createCipheriv('aes-128-ctr', key, iv).update(data);
+      expect(aesCtr(key, iv, data)).toEqual(reference);
+      expect(aesCtr(key, iv, data)).toEqual(reference);
+    }
   });
 });
