@@ -1,4 +1,3 @@
-import { toHex } from '../hex';
 import type { DataRecord, DecodeError } from '../types';
 import { DIF_FILLER } from './dif';
 import { MANUFACTURER_TAIL } from './vif-tables';
@@ -41,6 +40,17 @@ const LVAR_FLOAT_FIRST = 0xf0;
 const LVAR_FLOAT_LAST = 0xfa;
 /** Largest binary LVAR still returned as an exact number. */
 const LVAR_BINARY_NUMERIC_MAX = 6;
+
+/** Upper-case hex pairs: building the short key/header/raw strings from a table avoids a Buffer view per call. */
+const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, i) =>
+  i.toString(16).toUpperCase().padStart(2, '0'),
+);
+
+function hexOf(buf: Buffer, start: number, end: number): string {
+  let text = '';
+  for (let i = start; i < end; i++) text += HEX_PAIRS[buf[i]];
+  return text;
+}
 
 interface DecodedValue {
   value: number | string | null;
@@ -180,8 +190,8 @@ export function parseRecords(apl: Buffer, options?: ParseRecordsOptions): ParseR
       // 0x0F / 0x1F (and any other 0x?F): the rest of the APL is manufacturer data, as wmbusmeters does.
       const dataStart = compact ? d : h + 1;
       const data = apl.subarray(dataStart);
-      const headerHex = toHex(headers.subarray(h, h + 1));
-      const rawHex = toHex(data);
+      const headerHex = HEX_PAIRS[dif];
+      const rawHex = hexOf(apl, dataStart, apl.length);
       if (rebuilt !== undefined) {
         rebuilt[rebuiltLength++] = dif;
         rebuiltLength += data.copy(rebuilt, rebuiltLength);
@@ -209,7 +219,7 @@ export function parseRecords(apl: Buffer, options?: ParseRecordsOptions): ParseR
       error = { code: parsed.code, message: parsed.message, offset: compact ? d : parsed.offset };
       break;
     }
-    const headerHex = toHex(headers.subarray(h, parsed.end));
+    const headerHex = hexOf(headers, h, parsed.end);
     const recordOffset = compact ? d : h;
     const dataStart = compact ? d : parsed.end;
 
@@ -254,7 +264,7 @@ export function parseRecords(apl: Buffer, options?: ParseRecordsOptions): ParseR
       quantity: parsed.vif.quantity,
       unit: decoded.unit,
       value: decoded.value,
-      raw: toHex(apl.subarray(dataStart, dataEnd)),
+      raw: hexOf(apl, dataStart, dataEnd),
       combinable: parsed.combinable,
     });
 
