@@ -8,13 +8,45 @@ const swc = {
   module: { type: 'commonjs' },
 };
 
-const aliases = ['wmbus', 'dlms', 'config', 'storage', 'messaging', 'cache', 'keys', 'auth', 'metrics', 'testing'];
+const aliases = [
+  'wmbus',
+  'dlms',
+  'config',
+  'storage',
+  'messaging',
+  'cache',
+  'keys',
+  'auth',
+  'metrics',
+  'testing',
+];
 
-module.exports = {
+const shared = {
   testEnvironment: 'node',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/bench'],
-  testMatch: ['**/*.spec.ts', '**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: Object.fromEntries(aliases.map((a) => [`^@hes/${a}$`, `<rootDir>/libs/${a}/src`])),
+};
+
+/**
+ * Two projects so that unit-only runs never wait for services: jest runs a project's globalSetup only when
+ * at least one of its test files is selected, and only `integration` (`*.int.spec.ts`, against real local
+ * services) makes sure scripts/local-stack.sh is up. `npx jest <path>` picks the right project by file name.
+ */
+module.exports = {
   testTimeout: 60000,
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['**/*.spec.ts', '**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.int\\.spec\\.ts$'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['**/*.int.spec.ts'],
+      globalSetup: '<rootDir>/libs/testing/src/global-setup.ts',
+    },
+  ],
 };
