@@ -57,20 +57,19 @@ export async function runMigrations(
   const pool =
     typeof target === 'string' ? createPool(target, { max: 1, applicationName: 'hes-migrate' }) : target;
   const client = await pool.connect();
-  let failed = false;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {
       return await migrateLocked(client, options);
+    } catch (error) {
+      // A migration that failed mid-way leaves its transaction aborted; end it so the unlock can run.
+      await client.query('ROLLBACK');
+      throw error;
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
     }
-  } catch (error) {
-    failed = true;
-    throw error;
   } finally {
-    // A connection that failed mid-migration may be left in an unknown state: do not return it to the pool.
-    client.release(failed);
+    client.release();
     if (typeof target === 'string') await pool.end();
   }
 }
