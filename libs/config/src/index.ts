@@ -1,0 +1,12 @@
+export { loadConfig, ConfigError } from './config';
+export type {
+  HesConfig,
+  HesTopics,
+  TopicConfig,
+  ConfigIssue,
+  NodeEnv,
+  LogLevel,
+  StorageDialect,
+} from './config';
+export { SecretKey } from './secret-key';
+export { ConfigModule, HES_CONFIG } from './config.module';
