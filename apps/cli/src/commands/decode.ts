@@ -126,6 +126,8 @@ async function writeReaderItem(item: Vw1871Item, decodeOptions: DecodeOptions, i
   let json: Record<string, unknown>;
   switch (item.kind) {
     case 'telegram': {
+      // Decode the telegram with its format-B CRCs: a stripped short telegram is taken for format B
+      // whenever its last two bytes happen to match a CRC (1 in 65,536), which would cut them off.
       const result = decodeTelegram(item.telegram, decodeOptions);
       json = {
         ...telegramJson(result, toHex(item.telegram), receivedAt),
