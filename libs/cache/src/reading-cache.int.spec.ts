@@ -1,0 +1,207 @@
+import { createServer, Server, Socket, connect } from 'node:net';
+import { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
+import { CachedReading } from './keys';
+import { CacheUnavailableError, ReadingCache } from './reading-cache';
+
+/** Integration tests against the local Redis (REDIS_URL or 127.0.0.1:6379), isolated by a unique key prefix. */
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `hes-test-cache-${process.pid}-${Date.now()}:`;
+const NOW = Date.UTC(2026, 10, 24, 12);
+const HOUR = 3_600_000;
+
+const reading = (
+  meterId: string,
+  ts: number,
+  value: number,
+  extra: Partial<CachedReading> = {},
+): CachedReading => ({
+  meterId,
+  meterGroup: 'tower-a',
+  quantity: 'volume',
+  unit: 'm3',
+  value,
+  ts,
+  ...extra,
+});
+
+/** A TCP pass-through to Redis that can be taken down and brought back on the same port, to stage outages. */
+class SwitchableProxy {
+  private server: Server | undefined;
+  private sockets = new Set<Socket>();
+  port = 0;
+
+  async up(): Promise<void> {
+    const target = new URL(REDIS_URL);
+    this.server = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('ReadingCache against Redis', () => {
+  let admin: Redis;
+  let cache: ReadingCache;
+
+  beforeAll(async () => {
+    admin = new Redis(REDIS_URL);
+    cache = new ReadingCache({ url: REDIS_URL, keyPrefix: prefix });
+    expect(await cache.connect()).toBe(true);
+  });
+
+  afterAll(async () => {
+    await cache.close();
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    admin.disconnect();
+  });
+
+  it('keeps the newest value per meter+quantity and ignores back-dated readings', async () => {
+    const first = await cache.applyReadings(
+      [
+        reading('M1', NOW - 2 * HOUR, 10),
+        reading('M1', NOW - HOUR, 11),
+        reading('M1', NOW - HOUR, 99, { storage: 1 }),
+        reading('M2', NOW - HOUR, 5, { quantity: 'flow_temperature', unit: 'C' }),
+      ],
+      NOW,
+    );
+    expect(first.latestUpdated).toBe(4);
+    const backDated = await cache.applyReadings([reading('M1', NOW - 3 * HOUR, 7)], NOW);
+    expect(backDated.latestUpdated).toBe(0);
+    const latest = await cache.getLatest('M1');
+    expect(Object.keys(latest).sort()).toEqual(['volume', 'volume@s1t0']);
+    expect(latest.volume).toMatchObject({ value: 11, ts: NOW - HOUR, unit: 'm3', meterGroup: 'tower-a' });
+    expect(latest['volume@s1t0'].value).toBe(99);
+    expect((await cache.getLatest('M2')).flow_temperature.value).toBe(5);
+  });
+
+  it('keeps a 24-hour window per meter+quantity, trimmed and expiring', async () => {
+    await cache.applyReadings(
+      [reading('W1', NOW - 30 * HOUR, 1), reading('W1', NOW - 23 * HOUR, 2), reading('W1', NOW - HOUR, 3)],
+      NOW - HOUR,
+    );
+    // A later batch moves the window on: the 23-hour-old point is now 25 hours old.
+    await cache.applyReadings([reading('W1', NOW + HOUR, 4), reading('W1', NOW + HOUR, 4)], NOW + 2 * HOUR);
+    const points = await cache.getWindow('W1', 'volume');
+    expect(points).toEqual([
+      { ts: NOW - HOUR, value: 3, unit: 'm3' },
+      { ts: NOW + HOUR, value: 4, unit: 'm3' },
+    ]);
+    const ttl = await admin.pttl(`${prefix}window:W1:volume`);
+    expect(ttl).toBeGreaterThan(23 * HOUR);
+    expect(ttl).toBeLessThanOrEqual(24 * HOUR);
+    expect(await cache.getWindow('W1', 'volume', NOW)).toHaveLength(1);
+  });
+
+  it('publishes each batch on the meter group and meter channels, and events likewise', async () => {
+    const subscriber = new Redis(REDIS_URL);
+    const received: { channel: string; payload: unknown }[] = [];
+    subscriber.on('message', (channel: string, message: string) =>
+      received.push({ channel, payload: JSON.parse(message) }),
+    );
+    await subscriber.subscribe(cache.keys.readingsByGroup('tower-b'), cache.keys.readingsByMeter('P1'));
+    await subscriber.subscribe(cache.keys.eventsByGroup('tower-b'));
+    await cache.applyReadings(
+      [
+        reading('P1', NOW, 1, { meterGroup: 'tower-b' }),
+        reading('P2', NOW, 2, { meterGroup: 'tower-b' }),
+        reading('P3', NOW, 3, { meterGroup: 'tower-c' }),
+      ],
+      NOW,
+    );
+    await cache.publishEvents([{ meterId: 'P2', meterGroup: 'tower-b', kind: 'leak', ts: NOW, details: {} }]);
+    await waitFor(() => received.length === 3);
+    const byChannel = Object.fromEntries(received.map((r) => [r.channel, r.payload]));
+    expect(
+      (byChannel[cache.keys.readingsByGroup('tower-b')] as CachedReading[]).map((r) => r.meterId),
+    ).toEqual(['P1', 'P2']);
+    expect((byChannel[cache.keys.readingsByMeter('P1')] as CachedReading[]).map((r) => r.value)).toEqual([1]);
+    expect(byChannel[cache.keys.eventsByGroup('tower-b')]).toEqual([
+      expect.objectContaining({ kind: 'leak', meterId: 'P2' }),
+    ]);
+    subscriber.disconnect();
+  });
+
+  it('fails fast when Redis is unreachable, counts misses and bounds what it remembers', async () => {
+    const misses: [string, number][] = [];
+    const down = new ReadingCache({
+      url: `redis://127.0.0.1:${await closedPort()}`,
+      keyPrefix: prefix,
+      maxDirtyEntries: 2,
+      onMiss: (operation, count) => misses.push([operation, count]),
+    });
+    expect(await down.connect()).toBe(false);
+    const started = Date.now();
+    await expect(
+      down.applyReadings([reading('D1', NOW, 1), reading('D2', NOW, 2), reading('D3', NOW, 3)], NOW),
+    ).rejects.toBeInstanceOf(CacheUnavailableError);
+    await expect(down.getLatest('D1')).rejects.toThrow('Redis unavailable for reading latest values');
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(misses).toEqual([
+      ['write', 3],
+      ['read', 1],
+    ]);
+    expect(down.dirtyCount).toBe(2);
+    await down.close();
+  });
+
+  it('replays the newest remembered latest values when Redis comes back', async () => {
+    const proxy = new SwitchableProxy();
+    await proxy.up();
+    const flaky = new ReadingCache({ url: `redis://127.0.0.1:${proxy.port}`, keyPrefix: prefix });
+    expect(await flaky.connect()).toBe(true);
+    await flaky.applyReadings([reading('R1', NOW - HOUR, 1)], NOW);
+
+    await proxy.down();
+    await waitFor(() => !flaky.ready);
+    await expect(flaky.applyReadings([reading('R1', NOW, 2)], NOW)).rejects.toBeInstanceOf(
+      CacheUnavailableError,
+    );
+    await expect(flaky.applyReadings([reading('R1', NOW + 1, 3)], NOW)).rejects.toBeInstanceOf(
+      CacheUnavailableError,
+    );
+    await expect(
+      flaky.applyReadings([reading('R1', NOW - 1, 0), reading('R2', NOW, 20)], NOW),
+    ).rejects.toBeInstanceOf(CacheUnavailableError);
+    expect(flaky.dirtyCount).toBe(2);
+    expect((await cache.getLatest('R1')).volume.value).toBe(1);
+
+    await proxy.up();
+    await waitFor(() => flaky.dirtyCount === 0, 8000);
+    expect((await cache.getLatest('R1')).volume).toMatchObject({ value: 3, ts: NOW + 1 });
+    expect((await cache.getLatest('R2')).volume.value).toBe(20);
+    expect(await flaky.catchUp()).toEqual({ replayed: 0, complete: true });
+    await flaky.close();
+    await proxy.down();
+  });
+});

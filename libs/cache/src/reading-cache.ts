@@ -1,0 +1,344 @@
+import Redis, { RedisOptions } from 'ioredis';
+import { CacheKeys, CachedEvent, CachedReading, quantityKey } from './keys';
+
+/** Redis could not take or serve the operation now; the caller carries on (storage is the source of truth). */
+export class CacheUnavailableError extends Error {
+  constructor(operation: string, options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(`Redis unavailable for ${operation}${detail}`, options);
+    this.name = 'CacheUnavailableError';
+  }
+}
+
+export interface ReadingCacheOptions {
+  /** redis://host:port[/db] */
+  url: string;
+  /** Prefix of every key and channel. Default 'hes:'. */
+  keyPrefix?: string;
+  /** Length of the hot window per meter+quantity. Default 24 h. */
+  windowMs?: number;
+  /**
+   * Most meter+quantity latest values remembered while Redis is down, for replay on reconnect. Past this
+   * the cache reports `complete: false` from catchUp and the owner rebuilds latest values from storage.
+   * Default 200,000 (~ one decryptor's readings for tens of minutes at design load).
+   */
+  maxDirtyEntries?: number;
+  /** Connect timeout; also bounds how long a write can wait for a dead server. Default 2 s. */
+  connectTimeoutMs?: number;
+  /** A command or pipeline not answered within this time fails (a hung server must not stall the decryptor). Default 2 s. */
+  commandTimeoutMs?: number;
+  /** Called with the number of readings (write) or lookups (read) the cache could not handle. */
+  onMiss?: (operation: 'write' | 'read', count: number) => void;
+  /** Extra ioredis options (tests); the fail-fast settings below always win. */
+  redisOptions?: RedisOptions;
+}
+
+export interface CatchUpResult {
+  /** Latest values replayed into Redis. */
+  replayed: number;
+  /** false when the dirty set overflowed during the outage: some latest values must be rebuilt from storage. */
+  complete: boolean;
+}
+
+export interface WindowPoint {
+  ts: number;
+  value: number;
+  unit: string;
+}
+
+/**
+ * Latest value per meter+quantity (a hash per meter, guarded so an older back-dated reading never replaces a
+ * newer one), a hot window per meter+quantity (sorted set by ts, trimmed to `windowMs`), and live pub/sub
+ * channels per meter group and per meter for the API's WebSocket gateway.
+ *
+ * Outage behaviour: the client never queues commands while disconnected (enableOfflineQueue false, one
+ * attempt per command), so a write fails at once with CacheUnavailableError instead of buffering without
+ * bound. The newest value of each affected meter+quantity is remembered in a bounded in-memory "dirty" map
+ * and replayed automatically when the connection is ready again (or by calling `catchUp`). Window points and
+ * live notifications from the outage are not replayed: the window refills with new readings and clients
+ * re-read ranges from storage; only "latest", which dashboards show, must be exact.
+ */
+export class ReadingCache {
+  readonly keys: CacheKeys;
+  private readonly redis: Redis;
+  private readonly windowMs: number;
+  private readonly maxDirtyEntries: number;
+  private readonly onMiss: ReadingCacheOptions['onMiss'];
+  private readonly dirty = new Map<string, CachedReading>();
+  private dirtyOverflowed = false;
+  private catchUpInFlight: Promise<CatchUpResult> | undefined;
+
+  constructor(options: ReadingCacheOptions) {
+    this.keys = new CacheKeys(options.keyPrefix ?? 'hes:');
+    this.windowMs = options.windowMs ?? 24 * 60 * 60 * 1000;
+    this.maxDirtyEntries = options.maxDirtyEntries ?? 200_000;
+    this.onMiss = options.onMiss;
+    this.redis = new Redis(options.url, {
+      ...options.redisOptions,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      // ioredis arms this timer on close even for an already-closed socket; keep it short so shutdown is prompt.
+      disconnectTimeout: 200,
+      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+    });
+    this.redis.defineCommand('hesSetLatest', { numberOfKeys: 1, lua: SET_LATEST_IF_NEWER });
+    // Replay remembered latest values as soon as the server is back; failures leave them dirty for next time.
+    this.redis.on('ready', () => {
+      if (this.dirty.size > 0) this.catchUp().catch(() => undefined);
+    });
+    // ioredis emits 'error' for every failed reconnect; the outage is reported through failing calls instead.
+    this.redis.on('error', () => undefined);
+  }
+
+  /** Connects; resolves even when Redis is down (the client keeps reconnecting in the background). */
+  async connect(): Promise<boolean> {
+    try {
+      await this.redis.connect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  get ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Meter+quantity latest values waiting to be replayed. */
+  get dirtyCount(): number {
+    return this.dirty.size;
+  }
+
+  /** Closes the connection and stops reconnecting; resolves once the client has fully ended. */
+  async close(): Promise<void> {
+    // Between reconnect attempts there is no socket: disconnect only cancels the pending attempt, no 'end' follows.
+    if (this.redis.status === 'end' || this.redis.status === 'reconnecting') {
+      this.redis.disconnect();
+      return;
+    }
+    const ended = new Promise<void>((resolve) => this.redis.once('end', () => resolve()));
+    this.redis.disconnect();
+    await ended;
+  }
+
+  /**
+   * Applies a batch of newly stored readings in one pipeline: guarded latest per meter+quantity, window
+   * insert + trim + expiry, and one notification per meter group channel and per meter channel carrying
+   * the batch's readings for it. Returns how many latest values changed.
+   */
+  async applyReadings(readings: CachedReading[], nowMs = Date.now()): Promise<{ latestUpdated: number }> {
+    if (readings.length === 0 && this.dirty.size === 0) return { latestUpdated: 0 };
+    const replay = this.dirty.size > 0 ? [...this.dirty.values()] : [];
+    const pipeline = this.redis.pipeline();
+    const latestCalls = this.queueLatest(pipeline, [...replay, ...readings]);
+    const cutoff = nowMs - this.windowMs;
+    const windows = new Map<string, { meterId: string; key: string; args: (string | number)[] }>();
+    const byGroup = new Map<string, CachedReading[]>();
+    const byMeter = new Map<string, CachedReading[]>();
+    for (const r of readings) {
+      if (r.ts >= cutoff) {
+        const field = quantityKey(r);
+        const key = this.keys.window(r.meterId, field);
+        let window = windows.get(key);
+        if (!window) windows.set(key, (window = { meterId: r.meterId, key, args: [] }));
+        window.args.push(r.ts, JSON.stringify({ ts: r.ts, value: r.value, unit: r.unit }));
+      }
+      pushTo(byGroup, r.meterGroup, r);
+      pushTo(byMeter, r.meterId, r);
+    }
+    for (const { key, args } of windows.values()) {
+      pipeline.zadd(key, ...args);
+      pipeline.zremrangebyscore(key, '-inf', `(${cutoff}`);
+      pipeline.pexpire(key, this.windowMs);
+    }
+    for (const [group, list] of byGroup)
+      pipeline.publish(this.keys.readingsByGroup(group), JSON.stringify(list));
+    for (const [meterId, list] of byMeter)
+      pipeline.publish(this.keys.readingsByMeter(meterId), JSON.stringify(list));
+
+    let results: [Error | null, unknown][] | null;
+    try {
+      this.requireReady();
+      results = await pipeline.exec();
+    } catch (error) {
+      this.failWrite(readings);
+      throw new CacheUnavailableError('writing readings', { cause: error });
+    }
+    const failure = results?.find(([error]) => error !== null)?.[0];
+    if (!results || failure) {
+      this.failWrite(readings);
+      throw new CacheUnavailableError('writing readings', { cause: failure ?? undefined });
+    }
+    for (const r of replay) {
+      if (this.dirty.get(dirtyKey(r)) === r) this.dirty.delete(dirtyKey(r));
+    }
+    if (replay.length > 0 && this.dirty.size === 0) this.dirtyOverflowed = false;
+    let latestUpdated = 0;
+    for (let i = 0; i < latestCalls; i++) {
+      const flags = results[i][1] as number[];
+      for (const flag of flags) latestUpdated += flag;
+    }
+    return { latestUpdated };
+  }
+
+  /** Publishes events on their group and meter channels (not stored: events live in the database). */
+  async publishEvents(events: CachedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const byGroup = new Map<string, CachedEvent[]>();
+    const byMeter = new Map<string, CachedEvent[]>();
+    for (const e of events) {
+      pushTo(byGroup, e.meterGroup, e);
+      pushTo(byMeter, e.meterId, e);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const [group, list] of byGroup)
+      pipeline.publish(this.keys.eventsByGroup(group), JSON.stringify(list));
+    for (const [meterId, list] of byMeter)
+      pipeline.publish(this.keys.eventsByMeter(meterId), JSON.stringify(list));
+    try {
+      this.requireReady();
+      const results = await pipeline.exec();
+      const failure = results?.find(([error]) => error !== null)?.[0];
+      if (!results || failure) throw failure ?? new Error('pipeline discarded');
+    } catch (error) {
+      this.onMiss?.('write', events.length);
+      throw new CacheUnavailableError('publishing events', { cause: error });
+    }
+  }
+
+  /**
+   * Replays remembered latest values. `complete: false` means values were dropped when the dirty map was
+   * full; the owner should then re-apply the latest values from storage (e.g. the newest reading per
+   * meter+quantity) with `applyReadings`, which is safe because the write is ts-guarded.
+   */
+  catchUp(): Promise<CatchUpResult> {
+    if (!this.catchUpInFlight) {
+      const complete = !this.dirtyOverflowed;
+      const replayed = this.dirty.size;
+      this.catchUpInFlight = this.applyReadings([])
+        .then(() => ({ replayed, complete }))
+        .finally(() => {
+          this.catchUpInFlight = undefined;
+        });
+    }
+    return this.catchUpInFlight;
+  }
+
+  /** Latest values of one meter, by quantity key. Throws CacheUnavailableError when Redis is down. */
+  async getLatest(meterId: string): Promise<Record<string, CachedReading>> {
+    let raw: Record<string, string>;
+    try {
+      this.requireReady();
+      raw = await this.redis.hgetall(this.keys.latest(meterId));
+    } catch (error) {
+      this.onMiss?.('read', 1);
+      throw new CacheUnavailableError('reading latest values', { cause: error });
+    }
+    const latest: Record<string, CachedReading> = {};
+    for (const [field, json] of Object.entries(raw)) latest[field] = JSON.parse(json) as CachedReading;
+    if (Object.keys(latest).length === 0) this.onMiss?.('read', 1);
+    return latest;
+  }
+
+  /** Window points of one meter+quantity key from `fromTs` (inclusive), oldest first. */
+  async getWindow(meterId: string, quantity: string, fromTs = 0): Promise<WindowPoint[]> {
+    let members: string[];
+    try {
+      this.requireReady();
+      members = await this.redis.zrangebyscore(this.keys.window(meterId, quantity), fromTs, '+inf');
+    } catch (error) {
+      this.onMiss?.('read', 1);
+      throw new CacheUnavailableError('reading the window', { cause: error });
+    }
+    return members.map((m) => JSON.parse(m) as WindowPoint);
+  }
+
+  /**
+   * Commands are only sent on a ready connection: while disconnected ioredis would leave a pipeline with a
+   * script call unsettled, and would start a command-timeout timer for each rejected command.
+   */
+  private requireReady(): void {
+    if (this.redis.status !== 'ready') throw new Error(`connection is ${this.redis.status}`);
+  }
+
+  /** Queues the guarded latest-value script, one call per meter; returns the number of calls queued. */
+  private queueLatest(pipeline: ReturnType<Redis['pipeline']>, readings: CachedReading[]): number {
+    const perMeter = new Map<string, string[]>();
+    for (const r of readings) {
+      let args = perMeter.get(r.meterId);
+      if (!args) perMeter.set(r.meterId, (args = []));
+      args.push(
+        quantityKey(r),
+        String(r.ts),
+        JSON.stringify({
+          ts: r.ts,
+          value: r.value,
+          unit: r.unit,
+          quantity: r.quantity,
+          storage: r.storage ?? 0,
+          tariff: r.tariff ?? 0,
+          meterId: r.meterId,
+          meterGroup: r.meterGroup,
+        }),
+      );
+    }
+    const scripted = pipeline as unknown as { hesSetLatest(key: string, ...args: string[]): unknown };
+    for (const [meterId, args] of perMeter) scripted.hesSetLatest(this.keys.latest(meterId), ...args);
+    return perMeter.size;
+  }
+
+  private failWrite(readings: CachedReading[]): void {
+    this.onMiss?.('write', readings.length);
+    for (const r of readings) {
+      const key = dirtyKey(r);
+      const known = this.dirty.get(key);
+      if (known) {
+        if (r.ts >= known.ts) this.dirty.set(key, r);
+      } else if (this.dirty.size < this.maxDirtyEntries) {
+        this.dirty.set(key, r);
+      } else {
+        this.dirtyOverflowed = true;
+      }
+    }
+  }
+}
+
+/**
+ * KEYS[1] = the meter's latest hash; ARGV = (field, ts, json) triples. Sets a field only when its stored ts is
+ * not newer, so back-dated readings (handheld uploads, replays) never regress "latest". Returns 1/0 per triple.
+ */
+const SET_LATEST_IF_NEWER = `
+local updated = {}
+for i = 1, #ARGV, 3 do
+  local field = ARGV[i]
+  local ts = tonumber(ARGV[i + 1])
+  local current = redis.call('HGET', KEYS[1], field)
+  local newer = true
+  if current then
+    local ok, decoded = pcall(cjson.decode, current)
+    if ok and type(decoded) == 'table' and tonumber(decoded.ts) and tonumber(decoded.ts) > ts then
+      newer = false
+    end
+  end
+  if newer then
+    redis.call('HSET', KEYS[1], field, ARGV[i + 2])
+    updated[#updated + 1] = 1
+  else
+    updated[#updated + 1] = 0
+  end
+end
+return updated
+`;
+
+function dirtyKey(r: CachedReading): string {
+  return `${r.meterId}\u0000${quantityKey(r)}`;
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
