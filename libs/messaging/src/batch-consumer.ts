@@ -5,6 +5,13 @@ export interface ConsumedBatch {
   partition: number;
   messages: KafkaMessage[];
   highWatermark: string;
+  /**
+   * Keeps the member in the group while a handler retries inside the batch (e.g. storage down); throws when
+   * the group is rebalancing, in which case the handler should give up the batch.
+   */
+  heartbeat: () => Promise<void>;
+  /** False once the consumer is stopping or the partition was revoked: a retrying handler should give up. */
+  isActive: () => boolean;
 }
 
 /**
@@ -26,6 +33,8 @@ export interface BatchRetryInfo {
 export interface BatchConsumerOptions {
   topics: string[];
   fromBeginning?: boolean;
+  /** Partition batches handled at the same time (kafkajs partitionsConsumedConcurrently). Default 1. */
+  partitionsConsumedConcurrently?: number;
   /** First back-off after a failed or partially handled batch. Default 200 ms. */
   initialBackoffMs?: number;
   /** Back-off ceiling. Default 10 s. */
@@ -68,13 +77,21 @@ export class BatchConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
         if (batch.isEmpty() || !isRunning() || isStale()) return;
         const { topic, partition, messages } = batch;
         const key = `${topic}/${partition}`;
         let handled: number;
         try {
-          const result = await handler({ topic, partition, messages, highWatermark: batch.highWatermark });
+          const result = await handler({
+            topic,
+            partition,
+            messages,
+            highWatermark: batch.highWatermark,
+            heartbeat,
+            isActive: () => isRunning() && !isStale(),
+          });
           handled = result === undefined ? messages.length : Math.max(0, Math.min(result, messages.length));
         } catch (error) {
           this.backOff(key, topic, partition, pause, error);
