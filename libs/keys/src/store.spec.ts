@@ -18,6 +18,10 @@ class MemoryKeySource implements MeterKeySource {
     this.queries.push('all');
     return [...this.rows.values()];
   }
+  async load(meterId: string) {
+    this.queries.push(`one ${meterId}`);
+    return this.rows.get(meterId);
+  }
   async loadChangedSince(since: Date) {
     this.queries.push(`since ${since.toISOString()}`);
     return [...this.rows.values()].filter((r) => r.setAt >= since);
@@ -42,6 +46,22 @@ describe('MeterKeyStore', () => {
     expect(store.size).toBe(3);
 
     expect(await store.refresh()).toEqual({ loaded: 0, failures: [] });
+  });
+
+  it('reloads one meter on notification, including a deleted key', async () => {
+    const source = new MemoryKeySource();
+    source.rows.set('00000001', recordFor('00000001', keyA, new Date('2026-01-01T00:00:00Z')));
+    const store = new MeterKeyStore(source, cipher);
+    await store.load();
+    const held = store.get('00000001')!;
+    source.rows.set('00000001', recordFor('00000001', keyB, new Date('2026-01-02T00:00:00Z')));
+    expect(await store.reload('00000001')).toEqual({ loaded: 1, failures: [] });
+    expect(store.get('00000001')?.material().equals(keyB)).toBe(true);
+    expect(held.material().equals(Buffer.alloc(16))).toBe(true);
+    source.rows.delete('00000001');
+    await store.reload('00000001');
+    expect(store.get('00000001')).toBeUndefined();
+    expect(store.size).toBe(0);
   });
 
   it('reports undecryptable records without dropping the previous good key', async () => {

@@ -16,6 +16,8 @@ export interface MeterKeySource {
   loadAll(): Promise<EncryptedMeterKeyRecord[]>;
   /** Records whose set_at is at or after `since` (inclusive, so rows written in the same millisecond are not missed). */
   loadChangedSince(since: Date): Promise<EncryptedMeterKeyRecord[]>;
+  /** One meter's record, or undefined when it has none (lets `reload` see deletions). */
+  load?(meterId: string): Promise<EncryptedMeterKeyRecord | undefined>;
 }
 
 /** A record that could not be decrypted; carries no key material, only what an operator needs to fix it. */
@@ -71,6 +73,19 @@ export class MeterKeyStore {
         });
     }
     return this.refreshInFlight;
+  }
+
+  /**
+   * Re-reads one meter's record, e.g. on a change notification naming it. Unlike `refresh` this also sees
+   * a deleted key: the cached key is wiped and dropped. Needs a source with `load`.
+   */
+  async reload(meterId: string): Promise<MeterKeyRefreshResult> {
+    if (!this.source.load) throw new Error('reload needs a MeterKeySource with load(meterId)');
+    const record = await this.source.load(meterId);
+    if (record) return this.apply([record]);
+    this.keys.get(meterId)?.wipe();
+    this.keys.delete(meterId);
+    return { loaded: 0, failures: [] };
   }
 
   /** Polls for changed keys; `onError` receives repository errors (they never stop the timer). */
