@@ -1,6 +1,6 @@
 import { CompactFormatStore } from './compact';
 import { crc16En13757 } from './crc';
-import { decodeTelegram } from './decode';
+import { COMPACT_CRC_MISMATCH, decodeTelegram } from './decode';
 import { addFrameCrcs } from './frame';
 import { parseHex } from './hex';
 
@@ -96,6 +96,14 @@ describe('decodeTelegram — Kamstrup ELL AES-CTR', () => {
     expect(result.error?.code).toBe('UNKNOWN_COMPACT_FORMAT');
     expect(result.error?.message).toContain('full frame');
     expect(result.records).toEqual([]);
+    expect(Object.keys(result.fields)).toEqual(['_', 'media', 'meter', 'name', 'id']);
+  });
+
+  it('gives no fields at all when the failure comes before a header', () => {
+    const result = decodeTelegram(KAMSTRUP_FULL.subarray(0, 8));
+    expect(result.ok).toBe(false);
+    expect(result.header).toBeUndefined();
+    expect(result.fields).toEqual({});
   });
 
   it('rejects a wrong key with DECRYPTION_FAILED naming the meter, and yields no values', () => {
@@ -106,7 +114,14 @@ describe('decodeTelegram — Kamstrup ELL AES-CTR', () => {
       message: 'wrong key or corrupt telegram for meter 76348799',
     });
     expect(result.records).toEqual([]);
-    expect(result.fields).toEqual({});
+    // Identity only, as wmbusmeters prints an undecodable telegram: no values.
+    expect(result.fields).toEqual({
+      _: 'telegram',
+      media: 'cold water',
+      meter: 'kamwater',
+      name: '',
+      id: '76348799',
+    });
     expect(result.header?.id).toBe('76348799');
   });
 
@@ -124,15 +139,25 @@ describe('decodeTelegram — Kamstrup ELL AES-CTR', () => {
     expect(short.error?.message).not.toContain('0011');
   });
 
-  it('rejects a compact frame whose rebuilt full frame does not match its CRC', () => {
+  it('decodes a compact frame whose rebuilt full frame does not match its CRC, with a coded warning', () => {
     // Plaintext compact frame (ELL CRC valid as is) with the full-frame CRC altered and the ELL CRC fixed.
     const plain = parseHex('23442D2C998734761B168D20983081B222C33D79EDA8E475710009190000091900007F16')!;
+    const formats = CompactFormatStore.withKnownFormats();
+    const intact = decodeTelegram(plain, { formats });
+    expect(intact.ok).toBe(true);
+    expect(intact.warnings.filter((w) => w.startsWith('COMPACT_CRC_MISMATCH'))).toEqual([]);
+
     const tampered = Buffer.from(plain);
     tampered[22] ^= 0xff;
     tampered.writeUInt16LE(crc16En13757(tampered, 19), 17);
-    const result = decodeTelegram(tampered, { formats: CompactFormatStore.withKnownFormats() });
-    expect(result.error?.code).toBe('COMPACT_CRC_MISMATCH');
-    expect(result.records).toEqual([]);
+    const result = decodeTelegram(tampered, { formats });
+    expect(result.ok).toBe(true);
+    expect(result.error).toBeUndefined();
+    expect(result.records.map((r) => [r.key, r.value])).toEqual(intact.records.map((r) => [r.key, r.value]));
+    expect(result.fields.total_m3).toBe(6.409);
+    expect(result.warnings).toContain(
+      `${COMPACT_CRC_MISMATCH}: compact frame of meter 76348799: the rebuilt full frame does not match its CRC`,
+    );
   });
 });
 

@@ -5,7 +5,7 @@ import { formatOfRecords } from './compact';
 import { crc16En13757 } from './crc';
 import { DLL_HEADER_LENGTH, findFrameStart, parseDll } from './dll';
 import type { DllHeader } from './dll';
-import { applyDriver } from './drivers';
+import { applyDriver, driverFor, headerFields } from './drivers';
 import { ELL_ENCRYPTION_AES_CTR, ELL_ENCRYPTION_NONE, ELL_V, ellCtrIv, isEllCi, parseEll } from './ell';
 import type { ParsedEll } from './ell';
 import { stripFrame } from './frame';
@@ -58,6 +58,8 @@ const PLAINTEXT_MARKER = 0x2f;
 const AES_BLOCK = 16;
 const DES_BLOCK = 8;
 const NWL_CI = 0x81;
+/** Warning code (prefix of the warning text) for a compact frame whose full-frame CRC does not match. */
+export const COMPACT_CRC_MISMATCH = 'COMPACT_CRC_MISMATCH';
 
 /** One address (DLL, ELL III/IV, TPL long header) in the order found; the last one is the meter's identity. */
 interface Address {
@@ -531,12 +533,13 @@ function decodeApplication(ctx: Context, tpl: ParsedTpl): DecodeResult {
   }
   const parsed = parseRecords(frame.subarray(aplStart + 4), { format });
   if (parsed.error) return recordFailure(ctx, parsed.records, parsed.error, aplStart + 4);
-  if (!parsed.rebuilt || crc16En13757(parsed.rebuilt) !== fullFrameCrc) {
-    return fail(
-      ctx,
-      'COMPACT_CRC_MISMATCH',
-      `compact frame of meter ${identity(ctx).id}: the rebuilt full frame does not match its CRC`,
-      aplStart + 2,
+  // The full-frame CRC is only a warning, as in wmbusmeters (which reads it but never verifies it): the
+  // format was selected by its signature, and for Kamstrup the ELL payload CRC has already verified every
+  // decrypted byte, so the values are what the meter sent. A mismatch says the rebuilt frame is not the
+  // one the CRC was computed over (wmbusmeters' own Votten compact vector carries another frame's CRC).
+  if (crc16En13757(parsed.rebuilt!) !== fullFrameCrc) {
+    ctx.warnings.push(
+      `${COMPACT_CRC_MISMATCH}: compact frame of meter ${identity(ctx).id}: the rebuilt full frame does not match its CRC`,
     );
   }
   return success(ctx, parsed.records);
@@ -648,16 +651,21 @@ function success(ctx: Context, records: DataRecord[]): DecodeResult {
   };
 }
 
+/**
+ * A failure after the header parsed still identifies the meter: `fields` holds the header-only fields
+ * wmbusmeters prints for a telegram it cannot decode (`_`, media, meter, name, id), never values.
+ */
 function fail(ctx: Context, code: DecodeErrorCode, message: string, offset?: number): DecodeResult {
   const error: DecodeError = { code, message };
   if (offset !== undefined) error.offset = offset;
+  const header = buildHeader(ctx);
   return {
     ok: false,
-    header: buildHeader(ctx),
+    header,
     security: ctx.security,
     frameFormat: ctx.frameFormat,
     records: [],
-    fields: {},
+    fields: headerFields(header, driverFor(header).name),
     error,
     warnings: ctx.warnings,
   };

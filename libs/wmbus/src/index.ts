@@ -24,7 +24,7 @@ export type { WiredFrame } from './wired';
 export { aesCtr } from './security/ctr';
 export { cbcDecrypt, cbcEncrypt } from './security/cbc';
 export { aesCmac, deriveMode7Key } from './security/cmac-kdf';
-export { decodeTelegram } from './decode';
+export { COMPACT_CRC_MISMATCH, decodeTelegram } from './decode';
 export type { DecodeOptions } from './decode';
 export { encodeTelegram } from './encode';
 export type { EncodeInput } from './encode';

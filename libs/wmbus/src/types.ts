@@ -18,7 +18,7 @@ export type DecodeErrorCode =
   | 'UNEXPECTED_PLAINTEXT' // a key is configured but the telegram claims no/failed encryption
   | 'UNSUPPORTED_SECURITY' // a security mode the decoder does not implement
   | 'UNKNOWN_COMPACT_FORMAT' // compact frame whose signature is not (yet) known
-  | 'COMPACT_CRC_MISMATCH' // rebuilt full frame does not match the compact frame's full-frame CRC
+  | 'COMPACT_CRC_MISMATCH' // rebuilt full frame does not match its CRC: reported only as a warning prefix
   | 'BAD_RECORD'; // a data record cannot be parsed
 
 export interface DecodeError {
@@ -131,10 +131,14 @@ export interface DecodeResult {
   driver?: string;
   /**
    * wmbusmeters-compatible JSON fields ("_", media, meter, id, total_m3, status, ...) for known meter
-   * types; for other meters the generic fields derived from records.
+   * types; for other meters the generic fields derived from records. On failure: the header-only fields
+   * (`_`, media, meter, name, id) when the header parsed, else empty.
    */
   fields: Record<string, FieldValue>;
   error?: DecodeError;
-  /** Non-fatal observations (e.g. L-field mismatch tolerated). */
+  /**
+   * Non-fatal observations (e.g. L-field mismatch tolerated). Those a caller may act on start with a
+   * code and a colon: "COMPACT_CRC_MISMATCH: …".
+   */
   warnings: string[];
 }

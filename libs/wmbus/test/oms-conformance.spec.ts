@@ -4,7 +4,7 @@
  * Stage 1 (independent of the rest of the codec): for every vector whose application layer is readable
  * without a key (unencrypted, already-decrypted "2F2F" telegrams, or a given plaintext_telegram), the APL
  * is located with the vector's own header description (`header.layers`), compact frames are expanded with
- * Kamstrup's pre-declared formats or formats learned from the vector's preceding full frames, and the
+ * the drivers' pre-declared formats or formats learned from the vector's preceding full frames, and the
  * records are decoded with parseRecords. Every expected numeric/date field named with a standard OMS
  * quantity suffix must equal the value of some decoded record (after unit conversion), unless listed in
  * EXCLUDED_FIELDS with the reason wmbusmeters' value does not come from a standard record.
@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { crc16En13757 } from '../src/crc';
-import { KAMSTRUP_WATER_FORMATS } from '../src/compact/known-formats';
+import { KNOWN_COMPACT_FORMATS } from '../src/compact/known-formats';
 import { CompactFormatStore } from '../src/compact/format-store';
 import { decodeTelegram } from '../src/decode';
 import { convertUnit, parseRecords } from '../src/records';
@@ -214,7 +214,7 @@ const EXPECTED_COUNTS: Record<string, [number, number]> = {
   iwmtx5: [3, 5],
   kaden: [2, 8],
   kadenwater: [4, 20],
-  kamheat: [21, 202],
+  kamheat: [25, 225],
   kampress: [1, 0],
   lansendw: [2, 0],
   lansenpu: [3, 0],
@@ -301,7 +301,7 @@ const EXPECTED_COUNTS_CODEC: Record<string, [number, number]> = {
   em24: [3, 6],
   emerlin868: [2, 6],
   enercal: [1, 13],
-  engelmann_faw: [1, 17],
+  engelmann_faw: [2, 36],
   esyswm: [2, 8],
   eurisii: [2, 0],
   ev200: [1, 2],
@@ -331,7 +331,7 @@ const EXPECTED_COUNTS_CODEC: Record<string, [number, number]> = {
   izarv2: [6, 0],
   kaden: [2, 8],
   kadenwater: [4, 20],
-  kamheat: [25, 239],
+  kamheat: [28, 257],
   kampress: [1, 0],
   lansendw: [2, 0],
   lansenpu: [3, 0],
@@ -471,8 +471,9 @@ function formatOf(records: DataRecord[]): Buffer {
 }
 
 function decodeVector(vector: Vector): DataRecord[] | undefined {
+  // Stage 1 does not parse addresses, so the pre-declared formats of every meter type are tried by signature.
   const formats = new Map<number, Buffer>();
-  for (const known of KAMSTRUP_WATER_FORMATS) {
+  for (const known of KNOWN_COMPACT_FORMATS.flatMap((row) => row.formats)) {
     const bytes = Buffer.from(known, 'hex');
     formats.set(crc16En13757(bytes), bytes);
   }

@@ -1,6 +1,6 @@
 import type { DataRecord } from '../types';
 import { CompactFormatStore, type CompactFormatEntry } from './format-store';
-import { KAMSTRUP_WATER_FORMATS } from './known-formats';
+import { KAMSTRUP_WATER_FORMATS, KNOWN_COMPACT_FORMATS } from './known-formats';
 import { formatOfRecords, formatSignature } from './signature';
 
 const MULTICAL21_FORMAT = Buffer.from('02FF2004134413615B6167', 'hex');
@@ -59,18 +59,41 @@ describe('formatOfRecords', () => {
 });
 
 describe('CompactFormatStore', () => {
-  it('ships the nine Kamstrup formats for KAM and KAW, warm (0x06) and cold (0x16) water', () => {
+  it('ships every pre-declared format under each manufacturer and device type of its table row', () => {
     const store = CompactFormatStore.withKnownFormats();
-    expect(store.size).toBe(9 * 4);
-    for (const manufacturer of ['KAM', 'KAW']) {
-      for (const deviceType of [0x06, 0x16]) {
-        for (const format of KAMSTRUP_WATER_FORMATS) {
-          const bytes = Buffer.from(format, 'hex');
-          expect(store.lookup(manufacturer, deviceType, formatSignature(bytes))).toEqual(bytes);
+    let expected = 0;
+    for (const known of KNOWN_COMPACT_FORMATS) {
+      for (const manufacturer of known.manufacturers) {
+        for (const deviceType of known.deviceTypes) {
+          for (const format of known.formats) {
+            const bytes = Buffer.from(format, 'hex');
+            expect(store.lookup(manufacturer, deviceType, formatSignature(bytes))).toEqual(bytes);
+            expected++;
+          }
         }
       }
     }
+    // kamwater 9 formats × KAM/KAW × 0x06/0x16, kamheat 1 (KAM/0x04) + 2 (KAM/0x0C), engelmann_faw 1 × 3 types.
+    expect(expected).toBe(9 * 4 + 1 + 2 + 3);
+    expect(store.size).toBe(expected);
+    expect(KNOWN_COMPACT_FORMATS.find((k) => k.driver === 'kamwater')?.formats).toBe(KAMSTRUP_WATER_FORMATS);
     expect(store.entries().every((e) => e.source === 'builtin' && e.learnedAt === undefined)).toBe(true);
+  });
+
+  it('knows the kamheat and engelmann_faw signatures only for their declared meter types', () => {
+    const store = CompactFormatStore.withKnownFormats();
+    // Signatures as the wmbusmeters vectors send them (kamheat_30_04, kamheat_30_0c, kamheat_34_0c, Engelmann CI 0x73).
+    expect(store.lookup('KAM', 0x04, 0xf1e7)?.toString('hex').toUpperCase()).toBe(
+      '030643060314426C022D01FF21',
+    );
+    expect(store.lookup('KAM', 0x0c, 0x52c2)).toBeDefined();
+    expect(store.lookup('KAM', 0x0c, 0xb34d)).toBeDefined();
+    expect(store.lookup('KAM', 0x0c, 0xf1e7)).toBeUndefined();
+    expect(store.lookup('KAM', 0x04, 0x52c2)).toBeUndefined();
+    for (const deviceType of [0x06, 0x07, 0x16])
+      expect(store.lookup('EFE', deviceType, 0x052d)).toBeDefined();
+    expect(store.lookup('EFE', 0x04, 0x052d)).toBeUndefined();
+    expect(store.lookup('KAM', 0x07, 0x052d)).toBeUndefined();
   });
 
   it('keys formats by manufacturer and device type', () => {
@@ -155,8 +178,9 @@ describe('CompactFormatStore', () => {
   it('add() accepts an identical duplicate and refuses a conflicting format for the same signature', () => {
     const store = CompactFormatStore.withKnownFormats();
     const known = store.entries()[0];
+    const size = store.size;
     store.add({ ...known, source: 'learned' });
-    expect(store.size).toBe(36);
+    expect(store.size).toBe(size);
     // A different DIF/VIF string cannot carry the same signature: the store recomputes it and says so.
     expect(() => store.add({ ...known, format: '0413' })).toThrow(
       /signature: 0x.* does not match the format/,

@@ -1,9 +1,5 @@
 import { parseHex, toHex } from '../hex';
-import {
-  KAMSTRUP_WATER_DEVICE_TYPES,
-  KAMSTRUP_WATER_FORMATS,
-  KAMSTRUP_WATER_MANUFACTURERS,
-} from './known-formats';
+import { KNOWN_COMPACT_FORMATS } from './known-formats';
 import { formatSignature } from './signature';
 
 export type CompactFormatSource = 'builtin' | 'learned';
@@ -70,20 +66,24 @@ export class CompactFormatStore {
   private readonly formats = new Map<number, StoredFormat>();
   private readonly listeners: Array<(entry: CompactFormatEntry) => void> = [];
 
-  /** A store preloaded with the Kamstrup water formats of spec §7.5 for KAM/KAW, device types 0x06/0x16. */
+  /**
+   * A store preloaded with the formats wmbusmeters' drivers pre-declare (KNOWN_COMPACT_FORMATS: Kamstrup
+   * water and heat, Engelmann FAW), each under every manufacturer × device type of its table row.
+   */
   static withKnownFormats(): CompactFormatStore {
     const store = new CompactFormatStore();
-    for (const manufacturer of KAMSTRUP_WATER_MANUFACTURERS) {
-      for (const deviceType of KAMSTRUP_WATER_DEVICE_TYPES) {
-        for (const format of KAMSTRUP_WATER_FORMATS) {
-          const bytes = Buffer.from(format, 'hex');
-          store.add({
-            manufacturer,
-            deviceType,
-            signature: formatSignature(bytes),
-            format,
-            source: 'builtin',
-          });
+    for (const known of KNOWN_COMPACT_FORMATS) {
+      for (const manufacturer of known.manufacturers) {
+        for (const deviceType of known.deviceTypes) {
+          for (const format of known.formats) {
+            store.add({
+              manufacturer,
+              deviceType,
+              signature: formatSignature(Buffer.from(format, 'hex')),
+              format,
+              source: 'builtin',
+            });
+          }
         }
       }
     }
