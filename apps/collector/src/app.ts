@@ -7,6 +7,8 @@ import { IngestErrorFilter } from './http/ingest-error.filter';
 /**
  * Builds the collector's HTTP application. No global body parser: the guard authenticates before any
  * body is read, and each endpoint reads its body itself, bounded (JSON) or streamed (NDJSON, VW1871).
+ * No Nest shutdown hooks: runtime.ts owns SIGTERM, because after the app closes it still has to
+ * disconnect the producer and the database pool in order.
  */
 export async function createCollectorApp(deps: CollectorDependencies): Promise<INestApplication> {
   const app = await NestFactory.create(CollectorModule.register(deps), {
@@ -20,6 +22,5 @@ export async function createCollectorApp(deps: CollectorDependencies): Promise<I
       overloaded: deps.settings.retryAfterOverloadedSeconds,
     }),
   );
-  app.enableShutdownHooks();
   return app;
 }

@@ -5,6 +5,9 @@ import { z } from 'zod';
  * @hes/config). Every one has a default sized for one small machine at the design load.
  */
 const int = (min: number) => z.coerce.number().int().min(min);
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 const schema = z.object({
   COLLECTOR_DEDUP_WINDOW_MS: int(0).default(300_000),
@@ -26,6 +29,18 @@ const schema = z.object({
   /** Retry-After (seconds) for 503 (broker or registry down) and 429 (too much in flight). */
   COLLECTOR_RETRY_AFTER_UNAVAILABLE_S: int(1).default(5),
   COLLECTOR_RETRY_AFTER_OVERLOADED_S: int(1).default(1),
+  /** Apply pending database migrations before serving (off when a deploy job migrates instead). */
+  COLLECTOR_MIGRATE_ON_START: flag.default(true),
+  COLLECTOR_DB_POOL_SIZE: int(1).default(10),
+  COLLECTOR_MQTT_ENABLED: flag.default(true),
+  COLLECTOR_MQTT_SHARE_GROUP: z
+    .string()
+    .regex(/^[^/+#]+$/, 'may not contain / + or #')
+    .default('hes-collector'),
+  /** Stable per instance, since the MQTT session (clean: false) is kept under it; default hes-collector-<host>-<port>. */
+  COLLECTOR_MQTT_CLIENT_ID: z.string().min(1).max(128).optional(),
+  /** How long SIGTERM waits for in-flight requests and messages before closing their connections. */
+  COLLECTOR_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
 });
 
 export interface CollectorSettings {
@@ -45,11 +60,21 @@ export interface CollectorSettings {
   defaultMeterGroup: string;
   retryAfterUnavailableSeconds: number;
   retryAfterOverloadedSeconds: number;
+  migrateOnStart: boolean;
+  dbPoolSize: number;
+  mqttEnabled: boolean;
+  mqttShareGroup: string;
+  mqttClientId: string | undefined;
+  shutdownTimeoutMs: number;
 }
 
 /** Throws with every offending variable named, e.g. "COLLECTOR_DEDUP_WINDOW_MS: expected number". */
 export function loadCollectorSettings(env: NodeJS.ProcessEnv = process.env): CollectorSettings {
-  const parsed = schema.safeParse(env);
+  // Empty values count as unset, as in @hes/config (compose files and CI often pass `VAR=`).
+  const set = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name.startsWith('COLLECTOR_') && value?.trim()),
+  );
+  const parsed = schema.safeParse(set);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`invalid collector configuration: ${problems.join('; ')}`);
@@ -72,5 +97,11 @@ export function loadCollectorSettings(env: NodeJS.ProcessEnv = process.env): Col
     defaultMeterGroup: s.COLLECTOR_DEFAULT_METER_GROUP,
     retryAfterUnavailableSeconds: s.COLLECTOR_RETRY_AFTER_UNAVAILABLE_S,
     retryAfterOverloadedSeconds: s.COLLECTOR_RETRY_AFTER_OVERLOADED_S,
+    migrateOnStart: s.COLLECTOR_MIGRATE_ON_START,
+    dbPoolSize: s.COLLECTOR_DB_POOL_SIZE,
+    mqttEnabled: s.COLLECTOR_MQTT_ENABLED,
+    mqttShareGroup: s.COLLECTOR_MQTT_SHARE_GROUP,
+    mqttClientId: s.COLLECTOR_MQTT_CLIENT_ID,
+    shutdownTimeoutMs: s.COLLECTOR_SHUTDOWN_TIMEOUT_MS,
   });
 }

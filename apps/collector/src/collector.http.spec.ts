@@ -1,11 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { BrokerUnavailableError, type TelegramEnvelope } from '@hes/messaging';
+import { hashApiKey } from '@hes/keys';
 import { HesMetrics } from '@hes/metrics';
 import { addFrameCrcs } from '@hes/wmbus';
 import request from 'supertest';
 import { createCollectorApp } from './app';
 import { loadCollectorSettings } from './collector-settings';
-import { hashApiKey } from './http/api-key-verifier';
 import type { HandheldUploadResult, HandheldUploadStore } from './http/handheld-uploads.controller';
 
 /**

@@ -19,6 +19,7 @@ import {
   HANDHELD_UPLOAD_STORE,
   HEALTH_CHECKS,
   KAFKA_CLIENT,
+  KAFKA_READY,
   MQTT_SETTINGS,
 } from './tokens';
 
@@ -34,7 +35,7 @@ export interface CollectorDependencies {
   uploads: HandheldUploadStore;
   healthChecks: HealthChecks;
   /** Present when the collector subscribes to gateways over MQTT. */
-  mqtt?: { kafka: Kafka; settings: MqttIngestSettings };
+  mqtt?: { kafka: Kafka; settings: MqttIngestSettings; kafkaReady: Promise<void> };
 }
 
 const API_KEY_CACHE_ENTRIES = 100_000;
@@ -65,7 +66,6 @@ export class CollectorModule {
       { provide: IngestPipeline, useValue: pipeline },
       { provide: COLLECTOR_SETTINGS, useValue: settings },
       { provide: HANDHELD_UPLOAD_STORE, useValue: deps.uploads },
-      { provide: HEALTH_CHECKS, useValue: deps.healthChecks },
       {
         provide: ApiKeyVerifier,
         useValue: new ApiKeyVerifier(deps.credentials, {
@@ -79,8 +79,21 @@ export class CollectorModule {
       providers.push(
         { provide: KAFKA_CLIENT, useValue: deps.mqtt.kafka },
         { provide: MQTT_SETTINGS, useValue: deps.mqtt.settings },
+        { provide: KAFKA_READY, useValue: deps.mqtt.kafkaReady },
         MqttIngestService,
+        {
+          provide: HEALTH_CHECKS,
+          useFactory: (mqtt: MqttIngestService): HealthChecks => ({
+            ...deps.healthChecks,
+            mqtt: async () => {
+              if (!mqtt.connected) throw new Error('not connected to the MQTT broker');
+            },
+          }),
+          inject: [MqttIngestService],
+        },
       );
+    } else {
+      providers.push({ provide: HEALTH_CHECKS, useValue: deps.healthChecks });
     }
     return {
       module: CollectorModule,

@@ -1,3 +1,4 @@
 export * from './cipher';
 export * from './meter-key';
 export * from './store';
+export * from './api-key';

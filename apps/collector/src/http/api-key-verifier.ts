@@ -1,16 +1,8 @@
-import { createHash } from 'node:crypto';
+import { hashApiKey } from '@hes/keys';
 
 /** Looks up the active (not revoked) gateway holding an API key, by the key's hash. */
 export interface GatewayCredentialSource {
   gatewayIdForKeyHash(apiKeyHash: string): Promise<string | undefined>;
-}
-
-/**
- * SHA-256 hex. API keys are long random tokens, not passwords, so a fast hash is enough (there is no
- * dictionary to brute-force) and it can be an indexed lookup key; only the hash is stored.
- */
-export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
 }
 
 interface CachedVerdict {

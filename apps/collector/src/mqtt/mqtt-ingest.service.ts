@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import {
   BrokerUnavailableError,
   ProducerOverloadedError,
@@ -10,7 +16,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { MeterRegistryUnavailableError } from '../ingest/meter-groups';
 import { CollectorOverloadedError, IngestPipeline } from '../ingest/pipeline';
-import { KAFKA_CLIENT, MQTT_SETTINGS } from '../tokens';
+import { KAFKA_CLIENT, KAFKA_READY, MQTT_SETTINGS } from '../tokens';
 import { gatewayIdFromTopic, itemsFromPayload } from './mqtt-topic';
 
 export interface MqttIngestSettings {
@@ -34,16 +40,23 @@ const RETRY_MAX_MS = 10_000;
  * Throughput therefore comes from gateways packing many telegrams into one message (array payload).
  */
 @Injectable()
-export class MqttIngestService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class MqttIngestService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('MqttIngest');
   private client?: MqttClient;
   private readonly deadLetters: Producer;
   private stopping = false;
+  private starting?: Promise<void>;
+  /** The message being handled (mqtt.js hands over one at a time); shutdown waits for it. */
+  private current: Promise<void> = Promise.resolve();
+  private markSubscribed!: () => void;
+  /** Resolves once the subscription is in place (tests wait for it before publishing). */
+  readonly subscribed = new Promise<void>((resolve) => (this.markSubscribed = resolve));
 
   constructor(
     @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
     @Inject(KAFKA_CLIENT) kafka: Kafka,
     @Inject(MQTT_SETTINGS) private readonly settings: MqttIngestSettings,
+    @Inject(KAFKA_READY) private readonly kafkaReady: Promise<void>,
   ) {
     this.deadLetters = kafka.producer({
       idempotent: true,
@@ -56,35 +69,59 @@ export class MqttIngestService implements OnApplicationBootstrap, OnApplicationS
     return this.client?.connected ?? false;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Does not block start-up: messages are only taken from Mosquitto once Kafka is reachable (until
+   * then Mosquitto keeps them), and a broker that is down at start is reconnected to by mqtt.js.
+   */
+  onApplicationBootstrap(): void {
+    this.starting = this.start().catch((error: unknown) => {
+      this.logger.error(`MQTT ingest not started: ${(error as Error).message}`);
+    });
+  }
+
+  private async start(): Promise<void> {
+    await this.kafkaReady;
+    if (this.stopping) return;
     await this.deadLetters.connect();
+    if (this.stopping) return;
     const client = mqtt.connect(this.settings.url, {
       clientId: this.settings.clientId,
       clean: false,
       reconnectPeriod: 1000,
     });
     client.handleMessage = (packet, done) => {
-      this.handle(packet.topic, packet.payload as Buffer).then(
+      // Not acknowledged while stopping: Mosquitto redelivers it to this or another collector.
+      if (this.stopping) return;
+      this.current = this.handle(packet.topic, packet.payload as Buffer).then(
         () => done(),
         (error: unknown) => {
+          if (this.stopping) return;
           this.logger.error(`MQTT message on ${packet.topic} dropped: ${(error as Error).message}`);
           done();
         },
       );
     };
     client.on('error', (error) => this.logger.warn(`MQTT: ${error.message}`));
-    this.client = client;
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
-    });
     const subscription = `$share/${this.settings.shareGroup}/${this.settings.topic}`;
-    await client.subscribeAsync(subscription, { qos: 1 });
-    this.logger.log(`subscribed to ${subscription}`);
+    // Subscribing again on every (re)connect is harmless and covers a session the broker dropped.
+    client.on('connect', () => {
+      client.subscribe(subscription, { qos: 1 }, (error) => {
+        if (error) {
+          this.logger.error(`MQTT subscribe to ${subscription} failed: ${error.message}`);
+          return;
+        }
+        this.logger.log(`subscribed to ${subscription}`);
+        this.markSubscribed();
+      });
+    });
+    this.client = client;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops taking messages, lets the one in hand finish (or give up if Kafka is down), then disconnects. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    await this.starting;
+    await this.current;
     await this.client?.endAsync();
     await this.deadLetters.disconnect();
   }

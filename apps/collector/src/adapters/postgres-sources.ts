@@ -1,0 +1,73 @@
+import { GatewayRepository, HandheldUploadRepository, MeterRepository, type MeterGroup } from '@hes/storage';
+import type { Pool } from 'pg';
+import type { GatewayCredentialSource } from '../http/api-key-verifier';
+import type { HandheldUploadResult, HandheldUploadStore } from '../http/handheld-uploads.controller';
+import type { MeterGroupSource } from '../ingest/meter-groups';
+
+/** Gateway API keys from the `gateways` table: only active (not revoked) gateways authenticate. */
+export class PostgresGatewayCredentials implements GatewayCredentialSource {
+  private readonly gateways: GatewayRepository;
+
+  constructor(pool: Pool) {
+    this.gateways = new GatewayRepository(pool);
+  }
+
+  async gatewayIdForKeyHash(apiKeyHash: string): Promise<string | undefined> {
+    return (await this.gateways.findActiveByKeyHash(apiKeyHash))?.id;
+  }
+}
+
+/**
+ * Meter id → meter group name from the registry. Envelopes carry the group's name (what the cache's
+ * per-group channels and the partitioner use); the registry stores a group id, so names are looked up
+ * in the small `meter_groups` table, reloaded only when a group id not seen before turns up (so a
+ * renamed group keeps its old name, and partition, until the collector restarts).
+ *
+ * The codec renders meter ids in lower-case hex and the registry stores them upper-case; answers are
+ * keyed by the id exactly as the caller asked.
+ */
+export class PostgresMeterGroups implements MeterGroupSource {
+  private readonly meters: MeterRepository;
+  private groupNames = new Map<number, string>();
+
+  constructor(pool: Pool) {
+    this.meters = new MeterRepository(pool);
+  }
+
+  async groupsOf(meterIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const groupIds = await this.meters.groupsOf(meterIds);
+    if ([...groupIds.values()].some((id) => !this.groupNames.has(id))) {
+      this.groupNames = new Map((await this.meters.listGroups()).map((g: MeterGroup) => [g.id, g.name]));
+    }
+    const result = new Map<string, string>();
+    for (const meterId of meterIds) {
+      const groupId = groupIds.get(meterId.toUpperCase());
+      if (groupId === undefined) continue;
+      const name = this.groupNames.get(groupId);
+      // Always found: meters reference meter_groups, and the names were read after the meters.
+      if (name !== undefined) result.set(meterId, name);
+    }
+    return result;
+  }
+}
+
+/** The idempotency record of handheld uploads (`handheld_uploads`), first writer wins. */
+export class PostgresHandheldUploads implements HandheldUploadStore {
+  private readonly uploads: HandheldUploadRepository;
+
+  constructor(pool: Pool) {
+    this.uploads = new HandheldUploadRepository(pool);
+  }
+
+  async find(uploadId: string): Promise<HandheldUploadResult | undefined> {
+    return (await this.uploads.find<HandheldUploadResult>(uploadId))?.result;
+  }
+
+  async save(
+    uploadId: string,
+    itemCount: number,
+    result: HandheldUploadResult,
+  ): Promise<HandheldUploadResult> {
+    return (await this.uploads.record(uploadId, itemCount, result)).upload.result;
+  }
+}
