@@ -12,7 +12,7 @@ import {
   encodeDeadLetter,
   type DeadLetterMessage,
 } from '@hes/messaging';
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { MeterRegistryUnavailableError } from '../ingest/meter-groups';
 import { CollectorOverloadedError, IngestPipeline } from '../ingest/pipeline';
@@ -62,6 +62,8 @@ export class MqttIngestService implements OnApplicationBootstrap, BeforeApplicat
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Dead letters are keyed by source id; kafkajs's default (murmur2) partitioner spreads them.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
   }
 
