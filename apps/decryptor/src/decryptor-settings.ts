@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Settings only the decryptor reads (Kafka brokers, topics, database, Redis, port, pool size and master key
+ * come from @hes/config). Defaults suit one small machine at the design load; tests shorten the timers.
+ */
+const int = (min: number) => z.coerce.number().int().min(min);
+
+const schema = z.object({
+  DECRYPTOR_GROUP_ID: z.string().min(1).default('hes-decryptor'),
+  /** Partition batches in flight at once; more than the pool's threads keeps them busy while others store. */
+  DECRYPTOR_PARTITIONS_CONCURRENTLY: int(1).default(4),
+  DECRYPTOR_SESSION_TIMEOUT_MS: int(3000).default(30_000),
+  DECRYPTOR_HEARTBEAT_INTERVAL_MS: int(100).default(3000),
+  DECRYPTOR_MAX_WAIT_MS: int(10).default(500),
+  DECRYPTOR_MAX_BYTES_PER_PARTITION: int(1024).default(1024 * 1024),
+  /** Identical telegrams of a meter (overlapping gateways) received within this window are dropped. */
+  DECRYPTOR_DEDUP_WINDOW_MS: int(0).default(120_000),
+  DECRYPTOR_DEDUP_MAX_ENTRIES: int(1).default(500_000),
+  DECRYPTOR_RETRY_INITIAL_MS: int(1).default(200),
+  DECRYPTOR_RETRY_MAX_MS: int(1).default(10_000),
+  DECRYPTOR_FORMAT_REFRESH_MS: int(100).default(30_000),
+  DECRYPTOR_KEY_POLL_MS: int(100).default(60_000),
+  /** How long "not registered" is believed before the registry is asked again. */
+  DECRYPTOR_UNKNOWN_METER_TTL_MS: int(0).default(30_000),
+  DECRYPTOR_LAG_POLL_MS: int(100).default(10_000),
+  DECRYPTOR_SHUTDOWN_TIMEOUT_MS: int(100).default(30_000),
+});
+
+export interface DecryptorSettings {
+  groupId: string;
+  partitionsConcurrently: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxWaitTimeMs: number;
+  maxBytesPerPartition: number;
+  dedupWindowMs: number;
+  dedupMaxEntries: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  formatRefreshMs: number;
+  keyPollMs: number;
+  unknownMeterTtlMs: number;
+  lagPollMs: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Throws naming every offending variable, e.g. "DECRYPTOR_MAX_WAIT_MS: Too small: expected number to be >=10". */
+export function loadDecryptorSettings(env: NodeJS.ProcessEnv = process.env): DecryptorSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid decryptor configuration: ${problems.join('; ')}`);
+  }
+  const s = parsed.data;
+  return Object.freeze({
+    groupId: s.DECRYPTOR_GROUP_ID,
+    partitionsConcurrently: s.DECRYPTOR_PARTITIONS_CONCURRENTLY,
+    sessionTimeoutMs: s.DECRYPTOR_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: s.DECRYPTOR_HEARTBEAT_INTERVAL_MS,
+    maxWaitTimeMs: s.DECRYPTOR_MAX_WAIT_MS,
+    maxBytesPerPartition: s.DECRYPTOR_MAX_BYTES_PER_PARTITION,
+    dedupWindowMs: s.DECRYPTOR_DEDUP_WINDOW_MS,
+    dedupMaxEntries: s.DECRYPTOR_DEDUP_MAX_ENTRIES,
+    retryInitialMs: s.DECRYPTOR_RETRY_INITIAL_MS,
+    retryMaxMs: s.DECRYPTOR_RETRY_MAX_MS,
+    formatRefreshMs: s.DECRYPTOR_FORMAT_REFRESH_MS,
+    keyPollMs: s.DECRYPTOR_KEY_POLL_MS,
+    unknownMeterTtlMs: s.DECRYPTOR_UNKNOWN_METER_TTL_MS,
+    lagPollMs: s.DECRYPTOR_LAG_POLL_MS,
+    shutdownTimeoutMs: s.DECRYPTOR_SHUTDOWN_TIMEOUT_MS,
+  });
+}
