@@ -27,6 +27,7 @@ export class HesMetrics {
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly workerPoolUtilisation: Gauge<'pool'>;
   readonly cacheMisses: Counter<'operation'>;
+  private readonly knownLagSeries = new Map<string, { group: string; topic: string; partition: string }[]>();
 
   constructor(options: HesMetricsOptions) {
     const registers = [this.registry];
@@ -98,6 +99,24 @@ export class HesMetrics {
   /** Records a stage latency given the start time in epoch milliseconds (e.g. the envelope's receivedAt). */
   observeStage(stage: PipelineStage, startedAtMs: number, nowMs = Date.now()): void {
     this.processingLatency.observe({ stage }, Math.max(0, nowMs - startedAtMs) / 1000);
+  }
+
+  /**
+   * Replaces the consumer-lag series of one group with a fresh measurement (e.g. @hes/messaging's
+   * computeConsumerLag), so partitions no longer assigned to the group do not keep stale values.
+   */
+  setConsumerLag(lag: {
+    groupId: string;
+    partitions: { topic: string; partition: number; lag: number }[];
+  }): void {
+    for (const series of this.knownLagSeries.get(lag.groupId) ?? []) this.consumerLag.remove(series);
+    const current = lag.partitions.map((p) => ({
+      group: lag.groupId,
+      topic: p.topic,
+      partition: String(p.partition),
+    }));
+    lag.partitions.forEach((p, i) => this.consumerLag.set(current[i], p.lag));
+    this.knownLagSeries.set(lag.groupId, current);
   }
 
   /** The Prometheus text exposition of every metric in this registry. */

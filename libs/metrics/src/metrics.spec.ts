@@ -73,6 +73,23 @@ describe('HesMetrics', () => {
     expect(text).not.toContain('process_cpu_user_seconds_total');
   });
 
+  it("replaces a group's lag series with each new measurement", async () => {
+    const metrics = new HesMetrics({ app: 'decryptor', defaultMetrics: false });
+    metrics.setConsumerLag({
+      groupId: 'dec',
+      partitions: [
+        { topic: 'raw', partition: 0, lag: 5 },
+        { topic: 'raw', partition: 1, lag: 9 },
+      ],
+    });
+    metrics.setConsumerLag({ groupId: 'dec', partitions: [{ topic: 'raw', partition: 1, lag: 2 }] });
+    const text = await metrics.scrape();
+    const series = (p: number) =>
+      `hes_kafka_consumer_lag_messages{group="dec",topic="raw",partition="${p}",app="decryptor"}`;
+    expect(sampleValue(text, series(1))).toBe(2);
+    expect(sampleValue(text, series(0))).toBeUndefined();
+  });
+
   it('keeps registries of separate instances apart and includes default process metrics when asked', async () => {
     const a = new HesMetrics({ app: 'a' });
     const b = new HesMetrics({ app: 'b', defaultMetrics: false });
