@@ -84,7 +84,7 @@ export class ReadingCache {
       disconnectTimeout: 200,
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
     });
-    this.redis.defineCommand('hesSetLatest', { numberOfKeys: 1, lua: SET_LATEST_IF_NEWER });
+    this.redis.defineCommand('hesApplyMeter', { lua: APPLY_METER });
     // Replay remembered latest values as soon as the server is back; failures leave them dirty for next time.
     this.redis.on('ready', () => {
       if (this.dirty.size > 0) this.catchUp().catch(() => undefined);
@@ -125,39 +125,63 @@ export class ReadingCache {
   }
 
   /**
-   * Applies a batch of newly stored readings in one pipeline: guarded latest per meter+quantity, window
-   * insert + trim + expiry, and one notification per meter group channel and per meter channel carrying
-   * the batch's readings for it. Returns how many latest values changed.
+   * Applies a batch of newly stored readings in one pipeline: per meter one script call (guarded latest per
+   * meter+quantity, window insert + trim + expiry, the meter channel's notification), then one notification
+   * per meter group channel carrying the batch's readings for it. Returns how many latest values were written.
    */
   async applyReadings(readings: CachedReading[], nowMs = Date.now()): Promise<{ latestUpdated: number }> {
     if (readings.length === 0 && this.dirty.size === 0) return { latestUpdated: 0 };
     const replay = this.dirty.size > 0 ? [...this.dirty.values()] : [];
-    const pipeline = this.redis.pipeline();
-    const latestCalls = this.queueLatest(pipeline, [...replay, ...readings]);
-    const cutoff = nowMs - this.windowMs;
-    const windows = new Map<string, { meterId: string; key: string; args: (string | number)[] }>();
+    const cutoff = String(nowMs - this.windowMs);
+    const perMeter = new Map<string, MeterUpdate>();
+    const meterUpdate = (meterId: string): MeterUpdate => {
+      let update = perMeter.get(meterId);
+      if (!update)
+        perMeter.set(meterId, (update = { windowKeys: [], windowIndex: new Map(), entries: [], fresh: [] }));
+      return update;
+    };
+    for (const r of replay)
+      meterUpdate(r.meterId).entries.push(quantityKey(r), String(r.ts), latestJson(r), '0', '');
     const byGroup = new Map<string, CachedReading[]>();
-    const byMeter = new Map<string, CachedReading[]>();
     for (const r of readings) {
-      if (r.ts >= cutoff) {
-        const field = quantityKey(r);
-        const key = this.keys.window(r.meterId, field);
-        let window = windows.get(key);
-        if (!window) windows.set(key, (window = { meterId: r.meterId, key, args: [] }));
-        window.args.push(r.ts, JSON.stringify({ ts: r.ts, value: r.value, unit: r.unit }));
+      const update = meterUpdate(r.meterId);
+      const field = quantityKey(r);
+      let windowSlot = 0;
+      if (r.ts >= nowMs - this.windowMs) {
+        windowSlot = update.windowIndex.get(field) ?? 0;
+        if (windowSlot === 0) {
+          update.windowKeys.push(this.keys.window(r.meterId, field));
+          windowSlot = update.windowKeys.length + 1;
+          update.windowIndex.set(field, windowSlot);
+        }
       }
+      update.entries.push(
+        field,
+        String(r.ts),
+        latestJson(r),
+        String(windowSlot),
+        JSON.stringify({ ts: r.ts, value: r.value, unit: r.unit }),
+      );
+      update.fresh.push(r);
       pushTo(byGroup, r.meterGroup, r);
-      pushTo(byMeter, r.meterId, r);
     }
-    for (const { key, args } of windows.values()) {
-      pipeline.zadd(key, ...args);
-      pipeline.zremrangebyscore(key, '-inf', `(${cutoff}`);
-      pipeline.pexpire(key, this.windowMs);
+
+    const pipeline = this.redis.pipeline();
+    const scripted = pipeline as unknown as { hesApplyMeter(...args: (string | number)[]): unknown };
+    for (const [meterId, update] of perMeter) {
+      scripted.hesApplyMeter(
+        1 + update.windowKeys.length,
+        this.keys.latest(meterId),
+        ...update.windowKeys,
+        cutoff,
+        this.windowMs,
+        update.fresh.length > 0 ? this.keys.readingsByMeter(meterId) : '',
+        update.fresh.length > 0 ? JSON.stringify(update.fresh) : '',
+        ...update.entries,
+      );
     }
     for (const [group, list] of byGroup)
       pipeline.publish(this.keys.readingsByGroup(group), JSON.stringify(list));
-    for (const [meterId, list] of byMeter)
-      pipeline.publish(this.keys.readingsByMeter(meterId), JSON.stringify(list));
 
     let results: [Error | null, unknown][] | null;
     try {
@@ -177,10 +201,7 @@ export class ReadingCache {
     }
     if (replay.length > 0 && this.dirty.size === 0) this.dirtyOverflowed = false;
     let latestUpdated = 0;
-    for (let i = 0; i < latestCalls; i++) {
-      const flags = results[i][1] as number[];
-      for (const flag of flags) latestUpdated += flag;
-    }
+    for (let i = 0; i < perMeter.size; i++) latestUpdated += results[i][1] as number;
     return { latestUpdated };
   }
 
@@ -264,32 +285,6 @@ export class ReadingCache {
     if (this.redis.status !== 'ready') throw new Error(`connection is ${this.redis.status}`);
   }
 
-  /** Queues the guarded latest-value script, one call per meter; returns the number of calls queued. */
-  private queueLatest(pipeline: ReturnType<Redis['pipeline']>, readings: CachedReading[]): number {
-    const perMeter = new Map<string, string[]>();
-    for (const r of readings) {
-      let args = perMeter.get(r.meterId);
-      if (!args) perMeter.set(r.meterId, (args = []));
-      args.push(
-        quantityKey(r),
-        String(r.ts),
-        JSON.stringify({
-          ts: r.ts,
-          value: r.value,
-          unit: r.unit,
-          quantity: r.quantity,
-          storage: r.storage ?? 0,
-          tariff: r.tariff ?? 0,
-          meterId: r.meterId,
-          meterGroup: r.meterGroup,
-        }),
-      );
-    }
-    const scripted = pipeline as unknown as { hesSetLatest(key: string, ...args: string[]): unknown };
-    for (const [meterId, args] of perMeter) scripted.hesSetLatest(this.keys.latest(meterId), ...args);
-    return perMeter.size;
-  }
-
   private failWrite(readings: CachedReading[]): void {
     this.onMiss?.('write', readings.length);
     for (const r of readings) {
@@ -307,12 +302,19 @@ export class ReadingCache {
 }
 
 /**
- * KEYS[1] = the meter's latest hash; ARGV = (field, ts, json) triples. Sets a field only when its stored ts is
- * not newer, so back-dated readings (handheld uploads, replays) never regress "latest". Returns 1/0 per triple.
+ * Applies one meter's part of a batch in a single server-side call (one command per meter instead of five
+ * per reading keeps the client's per-command cost off the hot path).
+ * KEYS[1] = the meter's latest hash, KEYS[2..] = its window sorted sets.
+ * ARGV = cutoff, windowMs, meter channel ('' = no publish), payload, then 5-tuples
+ *        (field, ts, latest JSON, window key index (0 = not in the window), window member).
+ * "latest" is only replaced when the stored ts is not newer, so back-dated readings (handheld uploads,
+ * replays) never regress it. Returns the number of latest values written.
  */
-const SET_LATEST_IF_NEWER = `
-local updated = {}
-for i = 1, #ARGV, 3 do
+const APPLY_METER = `
+local cutoff = ARGV[1]
+local updated = 0
+local touched = {}
+for i = 5, #ARGV, 5 do
   local field = ARGV[i]
   local ts = tonumber(ARGV[i + 1])
   local current = redis.call('HGET', KEYS[1], field)
@@ -325,13 +327,44 @@ for i = 1, #ARGV, 3 do
   end
   if newer then
     redis.call('HSET', KEYS[1], field, ARGV[i + 2])
-    updated[#updated + 1] = 1
-  else
-    updated[#updated + 1] = 0
+    updated = updated + 1
   end
+  local slot = tonumber(ARGV[i + 3])
+  if slot > 0 then
+    redis.call('ZADD', KEYS[slot], ts, ARGV[i + 4])
+    touched[slot] = true
+  end
+end
+for slot in pairs(touched) do
+  redis.call('ZREMRANGEBYSCORE', KEYS[slot], '-inf', '(' .. cutoff)
+  redis.call('PEXPIRE', KEYS[slot], ARGV[2])
+end
+if ARGV[3] ~= '' then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
 end
 return updated
 `;
+
+interface MeterUpdate {
+  windowKeys: string[];
+  /** quantity key → index of its window key in KEYS (2-based). */
+  windowIndex: Map<string, number>;
+  entries: string[];
+  fresh: CachedReading[];
+}
+
+function latestJson(r: CachedReading): string {
+  return JSON.stringify({
+    ts: r.ts,
+    value: r.value,
+    unit: r.unit,
+    quantity: r.quantity,
+    storage: r.storage ?? 0,
+    tariff: r.tariff ?? 0,
+    meterId: r.meterId,
+    meterGroup: r.meterGroup,
+  });
+}
 
 function dirtyKey(r: CachedReading): string {
   return `${r.meterId}\u0000${quantityKey(r)}`;
