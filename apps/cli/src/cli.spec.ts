@@ -250,6 +250,12 @@ describe('hes decode', () => {
     expect(result.stderr).toMatch(/input is not hex: "x" at character/);
   });
 
+  it('lists every subcommand in the top-level help', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/decode \[options\] \[input\.\.\.\][\s\S]*migrate[\s\S]*gateways/);
+  });
+
   it('prints help for --help with exit code 0', async () => {
     const result = await run(['decode', '--help']);
     expect(result.code).toBe(0);

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { CliIo, EXIT_OK, EXIT_USAGE, UsageError } from './cli-io';
 import { registerDecodeCommand } from './commands/decode';
+import { registerGatewaysCommand } from './commands/gateways';
+import { registerMigrateCommand } from './commands/migrate';
 
 /**
  * Runs the `hes` command line against the given streams and returns the exit code. Telegrams that
@@ -16,6 +18,8 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
       writeErr: (text) => io.stderr.write(text),
     });
   registerDecodeCommand(program, io);
+  registerMigrateCommand(program, io);
+  registerGatewaysCommand(program, io);
   try {
     await program.parseAsync(args, { from: 'user' });
     return EXIT_OK;
