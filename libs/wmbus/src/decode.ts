@@ -1,7 +1,7 @@
 import { parseAfl, AFL_CI } from './afl';
 import type { ParsedAfl } from './afl';
 import type { CompactFormatStore } from './compact';
-import { formatOfRecords } from './compact';
+import { formatOfRecordsView } from './compact/signature';
 import { crc16En13757 } from './crc';
 import { DLL_HEADER_LENGTH, findFrameStart, parseDll } from './dll';
 import type { DllHeader } from './dll';
@@ -12,8 +12,8 @@ import { stripFrame } from './frame';
 import { toHex } from './hex';
 import { mediumName } from './medium';
 import { parseRecords } from './records';
-import { aesCtr } from './security/ctr';
-import { cbcDecrypt } from './security/cbc';
+import { aesCtrInto } from './security/ctr';
+import { aesCbcDecryptWithMeterKey, cbcDecrypt } from './security/cbc';
 import { aesCmac, deriveMode7Key, KDF_ENCRYPTION_FROM_METER, KDF_MAC_FROM_METER } from './security/cmac-kdf';
 import {
   DIEHL_DEFAULT_AES_KEY,
@@ -303,8 +303,9 @@ function handleEllSecurity(ctx: Context): DecodeResult | undefined {
   }
   if (key.length !== AES_BLOCK) return badKeyLength(ctx, key, AES_BLOCK);
   const iv = ellCtrIv(ctx.frame, ell.info.cc, crcOffset - 4);
-  const plain = aesCtr(key, iv, ctx.frame.subarray(crcOffset));
-  const decrypted = Buffer.concat([ctx.frame.subarray(0, crcOffset), plain]);
+  const decrypted = Buffer.allocUnsafe(ctx.frame.length);
+  ctx.frame.copy(decrypted, 0, 0, crcOffset);
+  aesCtrInto(key, iv, ctx.frame.subarray(crcOffset), decrypted, crcOffset);
   if (!payloadCrcOk(decrypted)) {
     if (payloadCrcOk(ctx.frame)) {
       return securityFail(
@@ -390,7 +391,13 @@ function decryptCbc(ctx: Context, tpl: ParsedTpl, mode: number): DecodeResult | 
     cipherKey = derived.encryptionKey;
     iv = Buffer.alloc(AES_BLOCK);
   }
-  const plain = cbcDecrypt(cipherKey, iv, frame.subarray(start, start + length));
+  const ciphertext = frame.subarray(start, start + length);
+  // Mode 5 uses the meter's own key on every telegram: its cipher context is cached. Mode 7's key is
+  // derived per telegram and mode 2 is DES, so those get a one-off context.
+  const plain =
+    mode === SECURITY_AES_CBC_IV
+      ? aesCbcDecryptWithMeterKey(cipherKey, iv, ciphertext)
+      : cbcDecrypt(cipherKey, iv, ciphertext);
   if (plain[0] !== PLAINTEXT_MARKER || plain[1] !== PLAINTEXT_MARKER) {
     if (startsWithMarker) {
       return securityFail(
@@ -563,7 +570,7 @@ function startsWithPlaintextMarker(frame: Buffer, at: number): boolean {
 function learnFormat(ctx: Context, tpl: ParsedTpl, records: DataRecord[]): void {
   const store = ctx.options.formats;
   if (!store || (tpl.info.ci !== CI_NONE && tpl.info.ci !== CI_SHORT && tpl.info.ci !== CI_LONG)) return;
-  const format = formatOfRecords(records);
+  const format = formatOfRecordsView(records);
   if (format.length === 0) return;
   const owner = formatOwner(ctx);
   try {

@@ -1,33 +1,18 @@
-import { createCipheriv } from 'node:crypto';
-import type { Cipher } from 'node:crypto';
+import { aesEcbEncrypt } from './aes-ecb-cache';
 
 /**
  * AES-128-CTR as the ELL uses it: the 16-byte counter block is incremented as a big-endian integer
  * per block and the last keystream block is truncated. CTR is symmetric, so this also encrypts.
- *
- * Speed: creating an OpenSSL cipher context costs several microseconds, more than the AES work on a
- * 40-byte telegram. The keystream is therefore made with an AES-ECB context cached per key Buffer
- * (ECB keeps no state between whole blocks, so one context serves every telegram of that meter). The
- * cache is a WeakMap: it lives exactly as long as the caller's key Buffer, and holds no copy of the
- * key. Key Buffers must not be modified in place after use.
+ * The keystream comes from the per-key cached ECB context (see aes-ecb-cache.ts).
  */
-const ecbByKey = new WeakMap<Buffer, Cipher>();
-
-function ecbFor(key: Buffer): Cipher {
-  let ecb = ecbByKey.get(key);
-  if (!ecb) {
-    ecb = createCipheriv('aes-128-ecb', key, null);
-    ecb.setAutoPadding(false);
-    ecbByKey.set(key, ecb);
-  }
-  return ecb;
-}
-
 const BLOCK = 16;
 
-export function aesCtr(key: Buffer, iv: Buffer, data: Buffer): Buffer {
-  const blocks = Math.ceil(data.length / BLOCK);
-  const counters = Buffer.allocUnsafe(blocks * BLOCK);
+/** Counter blocks of the telegram being processed; reused because building them is synchronous. */
+let counterScratch = Buffer.alloc(16 * BLOCK);
+
+function counterBlocks(iv: Buffer, blocks: number): Buffer {
+  if (counterScratch.length < blocks * BLOCK) counterScratch = Buffer.alloc(blocks * BLOCK);
+  const counters = counterScratch.subarray(0, blocks * BLOCK);
   iv.copy(counters, 0, 0, BLOCK);
   for (let b = 1; b < blocks; b++) {
     const at = b * BLOCK;
@@ -37,8 +22,17 @@ export function aesCtr(key: Buffer, iv: Buffer, data: Buffer): Buffer {
       if (counters[i] !== 0) break;
     }
   }
-  const keystream = ecbFor(key).update(counters);
+  return counters;
+}
+
+/** Writes `data` XOR keystream to `out` from `outOffset` (which may be `data` itself, in place). */
+export function aesCtrInto(key: Buffer, iv: Buffer, data: Buffer, out: Buffer, outOffset: number): void {
+  const keystream = aesEcbEncrypt(key, counterBlocks(iv, Math.ceil(data.length / BLOCK)));
+  for (let i = 0; i < data.length; i++) out[outOffset + i] = data[i] ^ keystream[i];
+}
+
+export function aesCtr(key: Buffer, iv: Buffer, data: Buffer): Buffer {
   const out = Buffer.allocUnsafe(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data[i] ^ keystream[i];
+  aesCtrInto(key, iv, data, out, 0);
   return out;
 }

@@ -2,7 +2,8 @@ import { createCipheriv } from 'node:crypto';
 import { parseHex } from '../hex';
 import { ellCtrIv } from '../ell';
 import { aesCtr } from './ctr';
-import { cbcDecrypt, cbcEncrypt } from './cbc';
+import { AES_CONTEXT_CACHE_SIZE, aesContextCacheSize } from './aes-ecb-cache';
+import { aesCbcDecryptWithMeterKey, cbcDecrypt, cbcEncrypt } from './cbc';
 import { aesCmac, deriveMode7Key } from './cmac-kdf';
 import { diehlLfsrDecode } from './diehl';
 
@@ -100,5 +101,41 @@ describe('aesCtr against OpenSSL AES-128-CTR', () => {
       expect(aesCtr(key, iv, data)).toEqual(reference);
       expect(aesCtr(key, iv, data)).toEqual(reference);
     }
+  });
+});
+
+describe('per-key cached AES contexts', () => {
+  const telegram = parseHex(
+    '2A442D2C998734761B168D2091D37CAC21E1D68CDAFFCD3DC452BD802913FF7B1706CA9E355D6C2701CC24',
+  )!;
+  const iv = ellCtrIv(telegram, 0x20, 13);
+  const payload = telegram.subarray(17);
+  const expected = '576C7802FF207100041308190000441308190000615B7F616713';
+
+  it('follows the key bytes, not the Buffer object: a key Buffer rewritten in place decrypts with its new bytes', () => {
+    const key = parseHex('28F64A24988064A079AA2C807D6102AE')!;
+    expect(aesCtr(key, iv, payload).toString('hex').toUpperCase()).toBe(expected);
+    const original = Buffer.from(key);
+    key.fill(0x11);
+    expect(aesCtr(key, iv, payload).toString('hex').toUpperCase()).not.toBe(expected);
+    original.copy(key);
+    expect(aesCtr(Buffer.from(key), iv, payload).toString('hex').toUpperCase()).toBe(expected);
+  });
+
+  it('CBC from the cached ECB context equals node:crypto CBC, and the cache stays bounded', () => {
+    const data = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37) & 0xff));
+    const ivCbc = Buffer.from(Array.from({ length: 16 }, (_, i) => i * 3));
+    for (let n = 0; n < AES_CONTEXT_CACHE_SIZE + 50; n++) {
+      const key = Buffer.alloc(16);
+      key.writeUInt32BE(n, 0);
+      if (n % 997 === 0)
+        expect(aesCbcDecryptWithMeterKey(key, ivCbc, data)).toEqual(cbcDecrypt(key, ivCbc, data));
+      else aesCbcDecryptWithMeterKey(key, ivCbc, data);
+    }
+    expect(aesContextCacheSize()).toBeLessThanOrEqual(2 * AES_CONTEXT_CACHE_SIZE);
+    const key = Buffer.alloc(16, 0x5c);
+    expect(aesCbcDecryptWithMeterKey(key, ivCbc, data.subarray(0, 16))).toEqual(
+      cbcDecrypt(key, ivCbc, data.subarray(0, 16)),
+    );
   });
 });
