@@ -75,6 +75,11 @@ export interface MeterState {
    * (see buildTelegram), which changes its ciphertext.
    */
   counterSkew: number;
+  /**
+   * Start of the ELL session counter: the simulation's start in seconds, so that a second run of the same
+   * seed sends different bytes (the collector would otherwise drop its telegrams as duplicates).
+   */
+  readonly sessionBase: number;
   readonly random: SeededRandom;
 }
 
@@ -102,6 +107,7 @@ export function initialMeterState(meter: SimulatedMeter, startTime: number): Met
     alarm: undefined,
     history: 0,
     counterSkew: 0,
+    sessionBase: Math.floor(startTime / 1000),
     random,
   };
 }

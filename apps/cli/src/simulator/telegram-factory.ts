@@ -91,13 +91,14 @@ export function encodeInputOf(meter: SimulatedMeter, state: MeterState): EncodeI
   return input;
 }
 
-/** ELL session number (low 29 bits): advances with every transmission, from a per-meter offset. */
+/** ELL session number (low 29 bits): advances with every transmission, from a per-meter and per-run offset. */
 function sessionNumberOf(meter: SimulatedMeter, state: MeterState): number {
-  return (meter.seed + state.transmissions + state.counterSkew) & 0x1fffffff;
+  return (meter.seed + state.sessionBase + state.transmissions + state.counterSkew) & 0x1fffffff;
 }
 
+/** Also offset per run: an OMS telegram has no session number, and its date-time only has minutes. */
 function accessNumberOf(state: MeterState): number {
-  return (state.transmissions + state.counterSkew) & 0xff;
+  return (state.sessionBase + state.transmissions + state.counterSkew) & 0xff;
 }
 
 /**
