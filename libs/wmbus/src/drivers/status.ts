@@ -53,6 +53,7 @@ export function tplStatusTokens(status: number): string[] {
 
 /** Sorted, de-duplicated tokens joined by single spaces; "OK" is dropped unless nothing else is set. */
 export function joinStatus(tokens: readonly string[]): string {
+  if (tokens.length === 0) return 'OK';
   const unique = [...new Set(tokens.filter((token) => token !== '' && token !== 'OK'))].sort();
   return unique.length === 0 ? 'OK' : unique.join(' ');
 }

@@ -14,12 +14,31 @@ import type { Cipher, Decipher } from 'node:crypto';
  */
 export const AES_CONTEXT_CACHE_SIZE = 4096;
 
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 class ContextCache<T extends Cipher | Decipher> {
   private readonly contexts = new Map<string, T>();
+  /** Copy of the last key's bytes and its context: runs of telegrams from one meter skip the map. */
+  private readonly lastKey = Buffer.alloc(16);
+  private lastContext: T | undefined;
 
   constructor(private readonly create: (key: Buffer) => T) {}
 
   get(key: Buffer): T {
+    if (this.lastContext && sameBytes(key, this.lastKey)) return this.lastContext;
+    const context = this.lookup(key);
+    if (key.length === this.lastKey.length) {
+      key.copy(this.lastKey);
+      this.lastContext = context;
+    }
+    return context;
+  }
+
+  private lookup(key: Buffer): T {
     const id = key.toString('latin1');
     let context = this.contexts.get(id);
     if (context) {
