@@ -297,21 +297,36 @@ export class MeterKeyRepository {
   /**
    * Calls `onChange(meterId)` whenever a key is stored, rotated or removed, on a dedicated connection held until
    * the returned function is called. Pair with polling via loadChangedSince: notifications are lost while the
-   * connection is down.
+   * connection is down. `onError` is told when that connection fails (database restart, network): the listener
+   * is then dead and the caller listens again once the database is back. Without it a failed connection would
+   * be an unhandled 'error' event, which ends the process.
    */
-  async listen(onChange: (meterId: string) => void): Promise<() => Promise<void>> {
+  async listen(
+    onChange: (meterId: string) => void,
+    onError: (error: Error) => void = () => undefined,
+  ): Promise<() => Promise<void>> {
     const client: PoolClient = await this.pool.connect();
+    let failure: Error | undefined;
+    let released = false;
     const handler = (message: { channel: string; payload?: string }) => {
       if (message.channel === METER_KEYS_CHANNEL && message.payload) onChange(message.payload);
     };
+    const errorHandler = (error: Error) => {
+      if (released || failure) return;
+      failure = error;
+      onError(error);
+    };
     client.on('notification', handler);
+    client.on('error', errorHandler);
     await client.query(`LISTEN ${METER_KEYS_CHANNEL}`);
     return async () => {
       client.off('notification', handler);
       try {
-        await client.query(`UNLISTEN ${METER_KEYS_CHANNEL}`);
+        if (!failure) await client.query(`UNLISTEN ${METER_KEYS_CHANNEL}`);
       } finally {
-        client.release();
+        released = true;
+        // A failed connection is destroyed rather than returned to the pool.
+        client.release(failure);
       }
     };
   }
