@@ -56,6 +56,8 @@ export interface DecryptorHealth {
 }
 
 const PROBE_TIMEOUT_MS = 2000;
+/** Longest wait before listening for key changes again after the listening connection failed. */
+const KEY_RELISTEN_MS = 5000;
 
 /**
  * The decryptor process: a consumer-group member on the raw telegram topic whose partition batches are
@@ -225,14 +227,7 @@ export class Decryptor {
   /** Key change notifications, key/format polling, lag and pool gauges. */
   private async startBackgroundWork(keyRepository: MeterKeyRepository): Promise<void> {
     const { settings, logger, metrics, config } = this.options;
-    this.stopKeyListener = await keyRepository.listen((meterId) => {
-      this.keyStore
-        .reload(meterId)
-        .then((result) => logKeyFailures(logger, result.failures))
-        .catch((error: unknown) =>
-          logger.warn({ meterId, err: (error as Error).message }, 'key reload failed'),
-        );
-    });
+    await this.listenForKeyChanges(keyRepository);
     this.keyStore.startPolling(settings.keyPollMs, (error) =>
       logger.warn({ err: (error as Error).message }, 'meter key refresh failed'),
     );
@@ -251,6 +246,48 @@ export class Decryptor {
       }
       metrics.workerPoolUtilisation.set({ pool: 'decode' }, this.pool.sampleUtilisation());
     });
+  }
+
+  /**
+   * Key change notifications on a dedicated connection. When that connection fails (database outage) the
+   * polling timer keeps keys fresh and the listener is re-established; a refresh then picks up what was
+   * missed meanwhile.
+   */
+  private async listenForKeyChanges(keyRepository: MeterKeyRepository): Promise<void> {
+    const { logger, settings } = this.options;
+    this.stopKeyListener = await keyRepository.listen(
+      (meterId) => {
+        this.keyStore
+          .reload(meterId)
+          .then((result) => logKeyFailures(logger, result.failures))
+          .catch((error: unknown) =>
+            logger.warn({ meterId, err: (error as Error).message }, 'key reload failed'),
+          );
+      },
+      (error) => {
+        logger.warn(
+          { err: error.message },
+          'key change listener lost its connection; listening again shortly',
+        );
+        const release = this.stopKeyListener;
+        this.stopKeyListener = undefined;
+        release?.().catch(() => undefined);
+        this.relistenLater(keyRepository, Math.min(settings.keyPollMs, KEY_RELISTEN_MS));
+      },
+    );
+  }
+
+  private relistenLater(keyRepository: MeterKeyRepository, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.splice(this.timers.indexOf(timer), 1);
+      if (this.stopping) return;
+      this.listenForKeyChanges(keyRepository)
+        .then(() => this.keyStore.refresh())
+        .then((result) => logKeyFailures(this.options.logger, result.failures))
+        .catch(() => this.relistenLater(keyRepository, delayMs));
+    }, delayMs);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   private every(intervalMs: number, task: () => Promise<void>): void {
@@ -300,7 +337,7 @@ export class Decryptor {
   private async shutdown(): Promise<void> {
     const { logger } = this.options;
     this.consumerRunning = false;
-    for (const timer of this.timers) clearInterval(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     this.keyStore.stopPolling();
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['consumer', () => this.batchConsumer.stop()],

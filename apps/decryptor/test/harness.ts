@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AddressInfo, Server, Socket, connect, createServer } from 'node:net';
 import { Consumer, Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import pino from 'pino';
@@ -89,11 +90,11 @@ export interface RunningDecryptor {
 
 export async function startDecryptor(
   environment: TestEnvironment,
-  overrides: { databaseUrl?: string; groupId?: string } = {},
+  overrides: { databaseUrl?: string; groupId?: string; redisUrl?: string } = {},
 ): Promise<RunningDecryptor> {
   const metrics = new HesMetrics({ app: 'decryptor', defaultMetrics: false });
   const cache = new ReadingCache({
-    url: redisUrl,
+    url: overrides.redisUrl ?? redisUrl,
     keyPrefix: environment.redisPrefix,
     onMiss: (operation, count) => metrics.cacheMisses.inc({ operation }, count),
   });
@@ -219,5 +220,54 @@ export async function waitUntil(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * A TCP forwarder to the local PostgreSQL that a test can take down and bring back on the same port: the
+ * decryptor sees exactly what a database outage looks like (refused connections, dropped sessions) while the
+ * shared server keeps running for everyone else.
+ */
+export class DatabaseOutageProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target = { host: '127.0.0.1', port: 5432 }) {}
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Refuses new connections and cuts the open ones. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  urlFor(databaseUrl: string): string {
+    const url = new URL(databaseUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
   }
 }
