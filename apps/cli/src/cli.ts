@@ -3,6 +3,7 @@ import { CliIo, EXIT_OK, EXIT_USAGE, UsageError } from './cli-io';
 import { registerDecodeCommand } from './commands/decode';
 import { registerGatewaysCommand } from './commands/gateways';
 import { registerMigrateCommand } from './commands/migrate';
+import { registerSimulateCommand } from './commands/simulate';
 
 /**
  * Runs the `hes` command line against the given streams and returns the exit code. Telegrams that
@@ -20,6 +21,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   registerDecodeCommand(program, io);
   registerMigrateCommand(program, io);
   registerGatewaysCommand(program, io);
+  registerSimulateCommand(program, io);
   try {
     await program.parseAsync(args, { from: 'user' });
     return EXIT_OK;
