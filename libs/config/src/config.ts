@@ -47,6 +47,35 @@ export interface HesConfig {
   readonly masterKey: SecretKey | undefined;
   readonly ports: { readonly collector: number; readonly decryptor: number; readonly api: number };
   readonly decryptor: { readonly poolSize: number };
+  readonly api: ApiConfig;
+}
+
+/** External identity provider whose bearer JWTs the API accepts next to its own (all three set, or none). */
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audience: string;
+  /** Claim holding the HES role (platform_admin, society_admin, field_operator, viewer). */
+  readonly roleClaim: string;
+  /** Claim holding the society ids the subject belongs to (array of strings). */
+  readonly societiesClaim: string;
+}
+
+export interface ApiConfig {
+  readonly jwt: {
+    /** HS256 signing secret of access tokens; required in production (a random one per process otherwise). */
+    readonly secret: SecretKey | undefined;
+    readonly issuer: string;
+    readonly accessTokenTtlSeconds: number;
+    readonly refreshTokenTtlSeconds: number;
+  };
+  readonly oidc: OidcConfig | undefined;
+  readonly rateLimit: {
+    /** Requests per minute per user / API key (per client address when unauthenticated). */
+    readonly requestsPerMinute: number;
+    /** Login attempts per minute per client address. */
+    readonly loginAttemptsPerMinute: number;
+  };
 }
 
 export interface ConfigIssue {
@@ -252,6 +281,53 @@ function parseTopics(reader: EnvReader, prefix: string, replicationFactor: numbe
   return Object.freeze(topics);
 }
 
+const MIN_JWT_SECRET_CHARS = 32;
+
+function parseApi(reader: EnvReader): ApiConfig {
+  const secretText = reader.optional('API_JWT_SECRET');
+  let secret: SecretKey | undefined;
+  // Optional here because only the API needs it; the API refuses to start without one in production.
+  if (secretText !== undefined && secretText.length < MIN_JWT_SECRET_CHARS) {
+    // A secret: described by its length only.
+    reader.fail(
+      'API_JWT_SECRET',
+      `must be at least ${MIN_JWT_SECRET_CHARS} characters, got ${secretText.length}`,
+      undefined,
+    );
+  } else if (secretText !== undefined) {
+    secret = new SecretKey(Buffer.from(secretText, 'utf8'));
+  }
+  const oidcIssuer = reader.optional('OIDC_ISSUER');
+  const oidcJwksUrl = reader.optional('OIDC_JWKS_URL');
+  const oidcAudience = reader.optional('OIDC_AUDIENCE');
+  let oidc: OidcConfig | undefined;
+  const oidcSet = [oidcIssuer, oidcJwksUrl, oidcAudience].filter((v) => v !== undefined).length;
+  if (oidcSet > 0 && oidcSet < 3) {
+    reader.fail('OIDC_ISSUER', 'set OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE together, or none', undefined);
+  } else if (oidcSet === 3) {
+    oidc = Object.freeze({
+      issuer: oidcIssuer as string,
+      jwksUrl: reader.url('OIDC_JWKS_URL', ['https:', 'http:'], 'http://invalid'),
+      audience: oidcAudience as string,
+      roleClaim: reader.string('OIDC_ROLE_CLAIM', 'hes_role'),
+      societiesClaim: reader.string('OIDC_SOCIETIES_CLAIM', 'hes_societies'),
+    });
+  }
+  return Object.freeze({
+    jwt: Object.freeze({
+      secret,
+      issuer: reader.string('API_JWT_ISSUER', 'hes'),
+      accessTokenTtlSeconds: reader.int('API_ACCESS_TOKEN_TTL_SECONDS', 30, 86_400, 900),
+      refreshTokenTtlSeconds: reader.int('API_REFRESH_TOKEN_TTL_SECONDS', 300, 31_536_000, 2_592_000),
+    }),
+    oidc,
+    rateLimit: Object.freeze({
+      requestsPerMinute: reader.int('API_RATE_LIMIT_PER_MINUTE', 1, 1_000_000, 600),
+      loginAttemptsPerMinute: reader.int('API_LOGIN_RATE_LIMIT_PER_MINUTE', 1, 10_000, 10),
+    }),
+  });
+}
+
 function defaultPoolSize(): number {
   return Math.max(1, availableParallelism() - 1);
 }
@@ -300,6 +376,7 @@ export function loadConfig(env: Env = process.env): HesConfig {
       api: reader.int('API_PORT', 1, 65_535, 3000),
     }),
     decryptor: Object.freeze({ poolSize: reader.int('DECRYPTOR_POOL_SIZE', 1, 256, defaultPoolSize()) }),
+    api: parseApi(reader),
   };
 
   const ports = config.ports;

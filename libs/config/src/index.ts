@@ -7,6 +7,8 @@ export type {
   NodeEnv,
   LogLevel,
   StorageDialect,
+  ApiConfig,
+  OidcConfig,
 } from './config';
 export { SecretKey } from './secret-key';
 export { ConfigModule, HES_CONFIG } from './config.module';
