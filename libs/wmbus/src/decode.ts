@@ -117,7 +117,29 @@ function decodeUnchecked(telegram: Buffer, options: DecodeOptions): DecodeResult
 
   const stripped = stripFrame(telegram);
   if (!stripped.ok) return { ...bare(stripped.error.code, stripped.error.message), frameFormat: undefined };
-  let frame = stripped.frame.bytes;
+  const result = decodeFrame(stripped.frame.bytes, stripped.frame.format, options);
+  if (result.ok || stripped.frame.format === 'none' || !FRAMING_SENSITIVE_ERRORS.has(result.error!.code)) {
+    return result;
+  }
+  // A stripped telegram whose last two bytes happen to equal the format-B CRC of the rest (1 in 65,536)
+  // is indistinguishable from a format-B frame by its CRCs alone. When the cryptographic check of the
+  // stripped reading fails, the bytes as received get their chance; only a verified decode can win.
+  const unstripped = decodeFrame(telegram, 'none', options);
+  return unstripped.ok ? unstripped : result;
+}
+
+/** Failures that a wrong guess of the data-link framing (two bytes too few) can cause. */
+const FRAMING_SENSITIVE_ERRORS: ReadonlySet<DecodeErrorCode> = new Set<DecodeErrorCode>([
+  'DECRYPTION_FAILED',
+  'MAC_MISMATCH',
+  'BAD_CRC',
+  'TRUNCATED',
+  'BAD_RECORD',
+  'BAD_LENGTH',
+]);
+
+function decodeFrame(strippedBytes: Buffer, format: FrameFormat, options: DecodeOptions): DecodeResult {
+  let frame = strippedBytes;
   const warnings: string[] = [];
 
   const start = findFrameStart(frame);
@@ -149,7 +171,7 @@ function decodeUnchecked(telegram: Buffer, options: DecodeOptions): DecodeResult
   if (!dllResult.ok) return bare(dllResult.error.code, dllResult.error.message, dllResult.error.offset);
   const dll = dllResult.dll;
   const ctx: Context = {
-    frameFormat: stripped.frame.format,
+    frameFormat: format,
     frame,
     wireFrame,
     cField: dll.cField,
