@@ -25,6 +25,8 @@ const schema = z.object({
   DECRYPTOR_UNKNOWN_METER_TTL_MS: int(0).default(30_000),
   DECRYPTOR_LAG_POLL_MS: int(100).default(10_000),
   DECRYPTOR_SHUTDOWN_TIMEOUT_MS: int(100).default(30_000),
+  /** Apply pending migrations at start-up; 'false' where a deployment job runs `hes migrate` instead. */
+  DECRYPTOR_MIGRATE: z.enum(['true', 'false']).default('true'),
 });
 
 export interface DecryptorSettings {
@@ -43,6 +45,7 @@ export interface DecryptorSettings {
   unknownMeterTtlMs: number;
   lagPollMs: number;
   shutdownTimeoutMs: number;
+  migrate: boolean;
 }
 
 /** Throws naming every offending variable, e.g. "DECRYPTOR_MAX_WAIT_MS: Too small: expected number to be >=10". */
@@ -69,5 +72,6 @@ export function loadDecryptorSettings(env: NodeJS.ProcessEnv = process.env): Dec
     unknownMeterTtlMs: s.DECRYPTOR_UNKNOWN_METER_TTL_MS,
     lagPollMs: s.DECRYPTOR_LAG_POLL_MS,
     shutdownTimeoutMs: s.DECRYPTOR_SHUTDOWN_TIMEOUT_MS,
+    migrate: s.DECRYPTOR_MIGRATE === 'true',
   });
 }

@@ -37,8 +37,6 @@ export interface DecryptorOptions {
   logger: Logger;
   metrics: HesMetrics;
   cache?: DecryptorCache;
-  /** Apply pending database migrations before consuming (advisory-locked, safe with several instances). */
-  migrate?: boolean;
   /** Piscina worker file; defaults to the compiled worker or its development entry. */
   workerFilename?: string;
 }
@@ -93,7 +91,8 @@ export class Decryptor {
     const db = createPool(config.database.url, { applicationName: 'hes-decryptor', max: 8 });
     const started: Array<() => Promise<unknown>> = [() => db.end()];
     try {
-      if (options.migrate ?? true) {
+      // Advisory-locked in runMigrations: several instances starting together migrate once.
+      if (settings.migrate) {
         const migrated = await runMigrations(db, {
           dialect: config.database.dialect,
           rawRetentionDays: config.database.rawRetentionDays,
