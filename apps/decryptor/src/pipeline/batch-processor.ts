@@ -100,6 +100,19 @@ interface Telegram {
   dedupKey: string;
 }
 
+/** A decoded telegram with values: its rows for storage and its message for the readings topic. */
+interface StoredTelegram {
+  telegram: Telegram;
+  readings: Reading[];
+  message: ReadingsMessage;
+}
+
+interface ReadingsWrite {
+  inserted: number;
+  /** Telegrams whose rows the database refused as data (not as an outage). */
+  refused: Array<{ telegram: Telegram; reason: string }>;
+}
+
 interface DeadLetterEntry {
   message: DeadLetterMessage;
   meterGroup?: string;
@@ -166,13 +179,13 @@ export class BatchProcessor {
 
     const decodedMeters = decoded.map((d) => d.telegram.meterId);
     const transitions = await this.statusTransitions(batch, decoded);
-    const readings: Reading[] = [];
-    const readingsMessages: ReadingsMessage[] = [];
+    const stored: StoredTelegram[] = [];
     for (const { telegram, outcome } of decoded) {
       if (outcome.values.length === 0) continue;
       const ts = new Date(telegram.envelope.receivedAt);
-      for (const v of outcome.values) {
-        readings.push({
+      stored.push({
+        telegram,
+        readings: outcome.values.map((v) => ({
           meterId: telegram.meterId,
           ts,
           quantity: v.quantity,
@@ -182,17 +195,17 @@ export class BatchProcessor {
           value: v.value,
           source: telegram.envelope.sourceKind,
           quality: outcome.meterError ? 1 : 0,
-        });
-      }
-      readingsMessages.push({
-        v: MESSAGE_VERSION,
-        meterId: telegram.meterId,
-        meterGroup: telegram.envelope.meterGroup,
-        manufacturer: telegram.envelope.manufacturer,
-        ts: telegram.envelope.receivedAt,
-        source: telegram.envelope.sourceKind,
-        sourceId: telegram.envelope.sourceId,
-        readings: outcome.values,
+        })),
+        message: {
+          v: MESSAGE_VERSION,
+          meterId: telegram.meterId,
+          meterGroup: telegram.envelope.meterGroup,
+          manufacturer: telegram.envelope.manufacturer,
+          ts: telegram.envelope.receivedAt,
+          source: telegram.envelope.sourceKind,
+          sourceId: telegram.envelope.sourceId,
+          readings: outcome.values,
+        },
       });
     }
     const groupOf = new Map(decoded.map((d) => [d.telegram.meterId, d.telegram.envelope.meterGroup]));
@@ -203,12 +216,10 @@ export class BatchProcessor {
       details: e.details,
     }));
 
-    let write: WriteResult;
+    let write: ReadingsWrite;
     try {
       write = await this.retrying(batch, 'storing readings', async () => {
-        const stopTimer = deps.metrics.storageWriteDuration.startTimer({ table: 'readings' });
-        const result = await deps.readings.write(readings);
-        stopTimer();
+        const result = await this.storeReadings(stored);
         if (events.length > 0) {
           const stopEvents = deps.metrics.storageWriteDuration.startTimer({ table: 'events' });
           await deps.events.write(events);
@@ -224,19 +235,32 @@ export class BatchProcessor {
     }
     const storedAt = Date.now();
     deps.metrics.readingsStored.inc(write.inserted);
-    for (const rejected of write.rejected) {
-      deps.logger.warn(
-        { meterId: readings[rejected.index].meterId, field: rejected.field, reason: rejected.reason },
-        'reading rejected by storage validation',
+    for (const { telegram, reason } of write.refused) {
+      this.deadLetter(
+        batch,
+        telegram,
+        'storage_rejected',
+        `storage refused the readings: ${reason}`,
+        deadLetters,
       );
     }
+    const accepted =
+      write.refused.length === 0
+        ? stored
+        : stored.filter((s) => !write.refused.some((r) => r.telegram === s.telegram));
     for (let i = 0; i < decoded.length; i++)
       deps.metrics.observeStage('decoded_to_stored', decodedAt, storedAt);
 
-    await this.updateCache(readings, decoded, transitions, groupOf);
+    await this.updateCache(
+      accepted.flatMap((s) => s.readings),
+      decoded,
+      transitions,
+      groupOf,
+    );
     const cachedAt = Date.now();
     for (let i = 0; i < decoded.length; i++)
       deps.metrics.observeStage('stored_to_cached', storedAt, cachedAt);
+    const readingsMessages = accepted.map((s) => s.message);
 
     const eventMessages: EventMessage[] = transitions.map((e) => ({
       v: MESSAGE_VERSION,
@@ -259,6 +283,45 @@ export class BatchProcessor {
       readingsInserted: write.inserted,
       events: transitions.length,
     };
+  }
+
+  /**
+   * All readings of the batch in one write (one transaction). If the database refuses the data itself
+   * (SQLSTATE class 22 data exception or 23 integrity violation, which no retry can cure), the telegrams are
+   * written one by one and those refused are returned for the dead-letter topic, so one bad telegram cannot
+   * hold up its partition. Any other error (connection, timeout) is thrown for the retry loop.
+   */
+  private async storeReadings(stored: StoredTelegram[]): Promise<ReadingsWrite> {
+    const { readings: writer, metrics, logger } = this.deps;
+    const write = async (readings: Reading[]) => {
+      const stopTimer = metrics.storageWriteDuration.startTimer({ table: 'readings' });
+      const result = await writer.write(readings);
+      stopTimer();
+      for (const rejected of result.rejected) {
+        const reading = readings[rejected.index];
+        logger.warn(
+          { meterId: reading.meterId, field: rejected.field, reason: rejected.reason },
+          'reading rejected by storage validation',
+        );
+      }
+      return result.inserted;
+    };
+    try {
+      return { inserted: await write(stored.flatMap((s) => s.readings)), refused: [] };
+    } catch (error) {
+      if (!isRefusedData(error)) throw error;
+    }
+    let inserted = 0;
+    const refused: ReadingsWrite['refused'] = [];
+    for (const s of stored) {
+      try {
+        inserted += await write(s.readings);
+      } catch (error) {
+        if (!isRefusedData(error)) throw error;
+        refused.push({ telegram: s.telegram, reason: (error as Error).message });
+      }
+    }
+    return { inserted, refused };
   }
 
   /** Envelopes → telegrams to process; malformed ones are dead-lettered, duplicates dropped and counted. */
@@ -507,6 +570,12 @@ export class BatchProcessor {
 
 /** Sleep slice between heartbeats while backing off: well under any session timeout in use. */
 const HEARTBEAT_SLICE_MS = 250;
+
+/** PostgreSQL refused the data itself: class 22 (data exception) or 23 (integrity constraint violation). */
+function isRefusedData(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
 
 /** Best-effort source kind of an envelope that failed to decode (its second byte), for the dead letter. */
 function sourceKindOf(bytes: Buffer): SourceKind {
