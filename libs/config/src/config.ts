@@ -303,7 +303,11 @@ function parseApi(reader: EnvReader): ApiConfig {
   let oidc: OidcConfig | undefined;
   const oidcSet = [oidcIssuer, oidcJwksUrl, oidcAudience].filter((v) => v !== undefined).length;
   if (oidcSet > 0 && oidcSet < 3) {
-    reader.fail('OIDC_ISSUER', 'set OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE together, or none', undefined);
+    reader.fail(
+      'OIDC_ISSUER',
+      'set OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE together, or none',
+      undefined,
+    );
   } else if (oidcSet === 3) {
     oidc = Object.freeze({
       issuer: oidcIssuer as string,

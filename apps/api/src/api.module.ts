@@ -1,0 +1,104 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import {
+  AccessTokens,
+  AuditLog,
+  AuthGuard,
+  Authenticator,
+  ApiKeyRepository,
+  PrincipalThrottlerGuard,
+  RedisThrottlerStorage,
+  SessionService,
+  rateLimitThrottlers,
+  type OidcVerifier,
+  type RateLimits,
+} from '@hes/auth';
+import { HES_METRICS, type HesMetrics } from '@hes/metrics';
+import type Redis from 'ioredis';
+import { LoggerModule } from 'nestjs-pino';
+import type { Pool } from 'pg';
+import { ApiKeyAdminRepository } from './api-keys/api-key-admin.repository';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { AuthController } from './auth/auth.controller';
+import { OperationsController, type HealthChecks } from './http/health.controller';
+import { FlatsController } from './structure/flats.controller';
+import { MeterPlacementController } from './structure/meter-placement.controller';
+import { SocietiesController } from './structure/societies.controller';
+import { StructureRepository } from './structure/structure.repository';
+import { TowersController } from './structure/towers.controller';
+import { HEALTH_CHECKS, PG_POOL, REDIS } from './tokens';
+import { SocietyMembersController, UsersController } from './users/users.controller';
+import { UserAdminRepository } from './users/user-admin.repository';
+
+/** Everything the API talks to, built by runtime.ts (or a test) and handed in ready to use. */
+export interface ApiDependencies {
+  pool: Pool;
+  redis: Redis;
+  metrics: HesMetrics;
+  logLevel: string;
+  accessTokens: AccessTokens;
+  refreshTokenTtlSeconds: number;
+  oidc?: OidcVerifier;
+  rateLimits: RateLimits;
+  /** Prefix of the rate limiter's Redis keys (tests use their own). */
+  rateLimitKeyPrefix: string;
+  healthChecks: HealthChecks;
+}
+
+@Module({})
+export class ApiModule {
+  static register(deps: ApiDependencies): DynamicModule {
+    const audit = new AuditLog(deps.pool);
+    return {
+      module: ApiModule,
+      imports: [
+        // JSON lines on stdout; request logs carry method and URL only, so credentials never reach the log.
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: deps.logLevel,
+            serializers: {
+              req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+            },
+          },
+        }),
+        ThrottlerModule.forRoot({
+          throttlers: rateLimitThrottlers(deps.rateLimits),
+          storage: new RedisThrottlerStorage(deps.redis, deps.rateLimitKeyPrefix),
+        }),
+      ],
+      controllers: [
+        OperationsController,
+        AuthController,
+        UsersController,
+        SocietyMembersController,
+        SocietiesController,
+        TowersController,
+        FlatsController,
+        MeterPlacementController,
+        ApiKeysController,
+      ],
+      providers: [
+        { provide: PG_POOL, useValue: deps.pool },
+        { provide: REDIS, useValue: deps.redis },
+        { provide: HES_METRICS, useValue: deps.metrics },
+        { provide: HEALTH_CHECKS, useValue: deps.healthChecks },
+        { provide: AuditLog, useValue: audit },
+        {
+          provide: Authenticator,
+          useValue: new Authenticator(deps.accessTokens, new ApiKeyRepository(deps.pool), deps.oidc),
+        },
+        {
+          provide: SessionService,
+          useValue: new SessionService(deps.pool, deps.accessTokens, audit, deps.refreshTokenTtlSeconds),
+        },
+        { provide: StructureRepository, useValue: new StructureRepository(deps.pool) },
+        { provide: UserAdminRepository, useValue: new UserAdminRepository(deps.pool) },
+        { provide: ApiKeyAdminRepository, useValue: new ApiKeyAdminRepository(deps.pool) },
+        // Order matters: authentication first, so the rate limiter can key on the principal.
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: PrincipalThrottlerGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,7 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+
+/** The client address as Express sees it (honours the app's `trust proxy` setting), for audit entries. */
+export const ClientIp = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string | undefined =>
+    context.switchToHttp().getRequest<{ ip?: string }>().ip,
+);

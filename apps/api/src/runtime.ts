@@ -1,0 +1,108 @@
+import type { INestApplication } from '@nestjs/common';
+import { AccessTokens, OidcVerifier } from '@hes/auth';
+import { loadConfig, type HesConfig } from '@hes/config';
+import { HesMetrics } from '@hes/metrics';
+import { createPool, runMigrations } from '@hes/storage';
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createApiApp } from './app';
+
+export interface ApiRuntimeOptions {
+  /** Environment to configure from; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides API_PORT; 0 picks a free port. */
+  port?: number;
+  /** Prefix of the rate limiter's Redis keys; `hes:ratelimit:` by default. */
+  rateLimitKeyPrefix?: string;
+}
+
+export interface RunningApi {
+  readonly app: INestApplication;
+  readonly config: HesConfig;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Set API_MIGRATE_ON_START=false when migrations run as a separate deployment step (hes migrate). */
+function migrateOnStart(env: NodeJS.ProcessEnv): boolean {
+  const value = env.API_MIGRATE_ON_START?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new Error(`API_MIGRATE_ON_START: '${env.API_MIGRATE_ON_START}' is not true or false`);
+}
+
+/**
+ * Builds and starts the API from configuration: database pool (migrated at start-up unless disabled), Redis (rate
+ * limits), token verifiers, then the HTTP app. Without API_JWT_SECRET a random secret is used outside production,
+ * so tokens do not survive a restart; production refuses to start without one.
+ */
+export async function startApi(options: ApiRuntimeOptions = {}): Promise<RunningApi> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(env);
+  const logger = pino({ level: config.logLevel, base: { app: 'api' } });
+  const { jwt, oidc, rateLimit } = config.api;
+  if (!jwt.secret && config.nodeEnv === 'production') {
+    throw new Error('API_JWT_SECRET is required when NODE_ENV=production');
+  }
+  if (!jwt.secret) logger.warn('API_JWT_SECRET not set: using a random secret, sessions end at restart');
+  const secret = jwt.secret ? jwt.secret.bytes() : randomBytes(32);
+  const accessTokens = new AccessTokens({
+    secret,
+    issuer: jwt.issuer,
+    ttlSeconds: jwt.accessTokenTtlSeconds,
+  });
+  const migrate = migrateOnStart(env);
+
+  const pool = createPool(config.database.url, { applicationName: 'hes-api' });
+  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  let app: INestApplication;
+  try {
+    if (migrate) {
+      const migrated = await runMigrations(pool, {
+        dialect: config.database.dialect,
+        rawRetentionDays: config.database.rawRetentionDays,
+      });
+      logger.info({ dialect: migrated.dialect, applied: migrated.applied }, 'database schema up to date');
+    }
+    await redis.connect();
+    ({ app } = await createApiApp({
+      pool,
+      redis,
+      metrics: new HesMetrics({ app: 'api' }),
+      logLevel: config.logLevel,
+      accessTokens,
+      refreshTokenTtlSeconds: jwt.refreshTokenTtlSeconds,
+      oidc: oidc ? new OidcVerifier(oidc) : undefined,
+      rateLimits: rateLimit,
+      rateLimitKeyPrefix: options.rateLimitKeyPrefix ?? 'hes:ratelimit:',
+      healthChecks: {
+        database: async () => {
+          await pool.query('SELECT 1');
+        },
+        redis: async () => {
+          await redis.ping();
+        },
+      },
+    }));
+    await app.listen(options.port ?? config.ports.api);
+  } catch (error) {
+    redis.disconnect();
+    await pool.end();
+    throw error;
+  }
+  const port = ((app.getHttpServer() as Server).address() as AddressInfo).port;
+  logger.info({ port, oidc: oidc !== undefined }, 'api listening');
+
+  let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    await app.close();
+    await redis.quit();
+    await pool.end();
+    logger.info('api stopped');
+  };
+  return { app, config, port, stop: () => (stopped ??= stop()) };
+}
