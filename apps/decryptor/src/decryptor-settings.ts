@@ -25,6 +25,11 @@ const schema = z.object({
   DECRYPTOR_UNKNOWN_METER_TTL_MS: int(0).default(30_000),
   DECRYPTOR_LAG_POLL_MS: int(100).default(10_000),
   DECRYPTOR_SHUTDOWN_TIMEOUT_MS: int(100).default(30_000),
+  /**
+   * Storage housekeeping (partitions ahead, retention, TimescaleDB policies and back-dated aggregate refresh)
+   * from one decryptor at a time (advisory lock); 0 turns it off where another process runs it.
+   */
+  DECRYPTOR_MAINTENANCE_MS: int(0).default(300_000),
   /** Apply pending migrations at start-up; 'false' where a deployment job runs `hes migrate` instead. */
   DECRYPTOR_MIGRATE: z.enum(['true', 'false']).default('true'),
 });
@@ -46,6 +51,7 @@ export interface DecryptorSettings {
   lagPollMs: number;
   shutdownTimeoutMs: number;
   migrate: boolean;
+  maintenanceMs: number;
 }
 
 /** Throws naming every offending variable, e.g. "DECRYPTOR_MAX_WAIT_MS: Too small: expected number to be >=10". */
@@ -73,5 +79,6 @@ export function loadDecryptorSettings(env: NodeJS.ProcessEnv = process.env): Dec
     lagPollMs: s.DECRYPTOR_LAG_POLL_MS,
     shutdownTimeoutMs: s.DECRYPTOR_SHUTDOWN_TIMEOUT_MS,
     migrate: s.DECRYPTOR_MIGRATE === 'true',
+    maintenanceMs: s.DECRYPTOR_MAINTENANCE_MS,
   });
 }

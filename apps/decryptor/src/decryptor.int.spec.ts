@@ -4,6 +4,7 @@
  * (worker compiled from TypeScript by its development entry).
  */
 import { Pool } from 'pg';
+import { StorageMaintenance } from '@hes/storage';
 import { INFO, kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
   RunningDecryptor,
@@ -244,5 +245,65 @@ describe('decryptor against Kafka, PostgreSQL and Redis', () => {
       (await db.query<{ n: number }>('SELECT coalesce(sum(reading_count), 0)::int AS n FROM readings_30m'))
         .rows[0].n,
     ).toBe(before.rollup);
+  });
+
+  it('stores a back-dated handheld upload, folds it into its 30-minute rollup and raises no stale alarm', async () => {
+    running = await startDecryptor(environment);
+    const weekAgo = Date.UTC(2026, 10, 13, 7, 5, 0);
+    const upload = [0, 1].map((i) =>
+      envelope(
+        '22222222',
+        kamstrupTelegram({
+          meterId: '22222222',
+          key: KEY_B,
+          volumeM3: 4.25 + i / 100,
+          infoCode: i === 1 ? INFO.leak : INFO.ok,
+          accessNumber: 100 + i,
+        }),
+        weekAgo + i * 300_000,
+        { sourceKind: 'handheld', sourceId: 'walker-7', uploadId: 'upload-1', meterGroup: 'tower-b' },
+      ),
+    );
+    // The meter's present: a gateway reading at T0 + 1 s (already stored if the first test ran: a no-op then).
+    const present = envelope(
+      '22222222',
+      kamstrupTelegram({ meterId: '22222222', key: KEY_B, volumeM3: 5.5, accessNumber: 9 }),
+      T0 + 1_000,
+      { meterGroup: 'tower-b' },
+    );
+    await produceEnvelopes(environment, [present, ...upload]);
+    await waitUntil(
+      'the back-dated readings',
+      async () =>
+        (await count(`SELECT 1 FROM readings WHERE meter_id = '22222222' AND ts < $1`, [new Date(T0)])) === 8,
+    );
+    const rollup = await db.query<{
+      bucket: Date;
+      reading_count: number;
+      first_value: number;
+      last_value: number;
+    }>(
+      `SELECT bucket, reading_count::int AS reading_count, first_value, last_value FROM readings_30m
+       WHERE meter_id = '22222222' AND quantity = 'total_m3' AND bucket < $1`,
+      [new Date(T0)],
+    );
+    expect(rollup.rows).toEqual([
+      {
+        bucket: new Date(Date.UTC(2026, 10, 13, 7, 0, 0)),
+        reading_count: 2,
+        first_value: 4.25,
+        last_value: 4.26,
+      },
+    ]);
+    expect(await count(`SELECT 1 FROM readings WHERE ts < $1 AND source = 'handheld'`, [new Date(T0)])).toBe(
+      8,
+    );
+    // The meter's present state is newer than the upload: last week's leak flag is history, not an alarm.
+    expect(await count(`SELECT 1 FROM events WHERE meter_id = '22222222' AND kind = 'leak'`)).toBe(0);
+    // Housekeeping runs from one decryptor per database: partitions ahead exist after it.
+    const report = await running.decryptor.maintainStorage(new StorageMaintenance(db));
+    expect(report).toMatchObject({ dialect: 'postgres', partitionsDropped: [] });
+    // The cache's latest value stays the newer gateway reading.
+    expect((await running.cache.getLatest('22222222')).total_m3).toMatchObject({ value: 5.5 });
   });
 });

@@ -8,9 +8,11 @@ import type { HesMetrics } from '@hes/metrics';
 import {
   CompactFormatRepository,
   EventWriter,
+  MaintenanceReport,
   MeterKeyRepository,
   MeterRepository,
   ReadingWriter,
+  StorageMaintenance,
   UnknownMeterRepository,
   createPool,
   runMigrations,
@@ -54,6 +56,8 @@ export interface DecryptorHealth {
 }
 
 const PROBE_TIMEOUT_MS = 2000;
+/** Advisory lock that elects the decryptor running storage maintenance. */
+const MAINTENANCE_LOCK_ID = 4_711_020_252;
 /** Longest wait before listening for key changes again after the listening connection failed. */
 const KEY_RELISTEN_MS = 5000;
 
@@ -234,6 +238,12 @@ export class Decryptor {
       const added = await this.formats.refresh();
       if (added > 0) logger.info({ added }, 'compact-frame formats learned by other decryptors loaded');
     });
+    if (settings.maintenanceMs > 0) {
+      const maintenance = new StorageMaintenance(this.db);
+      this.every(settings.maintenanceMs, async () => {
+        await this.maintainStorage(maintenance);
+      });
+    }
     const rawTopic = config.kafka.topics.rawTelegrams.name;
     this.every(settings.lagPollMs, async () => {
       const lag = await computeConsumerLag(this.admin, settings.groupId, [rawTopic]);
@@ -287,6 +297,29 @@ export class Decryptor {
     }, delayMs);
     timer.unref();
     this.timers.push(timer);
+  }
+
+  /**
+   * One decryptor per database does the housekeeping: the session advisory lock is held on one connection
+   * for the duration of the run, and the others skip their turn.
+   */
+  async maintainStorage(maintenance: StorageMaintenance): Promise<MaintenanceReport | undefined> {
+    const client = await this.db.connect();
+    try {
+      const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+        MAINTENANCE_LOCK_ID,
+      ]);
+      if (!lock.rows[0].locked) return undefined;
+      try {
+        const report = await maintenance.run();
+        this.options.logger.info(report, 'storage maintenance done');
+        return report;
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_ID]);
+      }
+    } finally {
+      client.release();
+    }
   }
 
   private every(intervalMs: number, task: () => Promise<void>): void {

@@ -30,9 +30,10 @@ export class EventStateRepository {
       const state = states.get(byUpper.get(row.meter_id) ?? row.meter_id);
       if (!state) continue;
       state.seen = true;
-      if (row.kind === 'first_seen') continue;
-      if (row.state === 'raised') state.active.add(row.kind as StatusEventKind);
+      // The newest event of any kind bounds what the meter's present is known to be: telegrams older than
+      // that are history and must not raise or clear alarms.
       state.asOf = Math.max(state.asOf, row.ts_ms);
+      if (row.kind !== 'first_seen' && row.state === 'raised') state.active.add(row.kind as StatusEventKind);
     }
     return states;
   }
