@@ -505,12 +505,12 @@ async function main(): Promise<void> {
       (stage) => {
         const source = stage === 'ingest_to_kafka' ? scraper!.lastCollector : scraper!.lastDecryptors;
         const buckets = histogramBuckets(source, 'hes_processing_latency_seconds', { stage });
-        return {
-          stage,
-          p50LeS: histogramQuantileUpperBound(buckets, 0.5),
-          p95LeS: histogramQuantileUpperBound(buckets, 0.95),
-          p99LeS: histogramQuantileUpperBound(buckets, 0.99),
+        // JSON has no Infinity: a quantile in the +Inf bucket is reported as the string '+Inf'.
+        const bound = (q: number) => {
+          const value = histogramQuantileUpperBound(buckets, q);
+          return value === Infinity ? '+Inf' : value;
         };
+        return { stage, p50LeS: bound(0.5), p95LeS: bound(0.95), p99LeS: bound(0.99) };
       },
     );
     const producedWindows = windowRates(

@@ -28,8 +28,10 @@ export function parsePrometheusText(text: string): PromSample[] {
 function parseSampleValue(text: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
+  // prom-client prints NaN as "Nan" (e.g. an empty histogram's derived gauge); the format says "NaN".
+  if (text.toLowerCase() === 'nan') return NaN;
   const value = Number(text);
-  if (Number.isNaN(value) && text !== 'NaN') throw new Error(`not a sample value: ${text}`);
+  if (Number.isNaN(value)) throw new Error(`not a sample value: ${text}`);
   return value;
 }
 
