@@ -3,6 +3,7 @@ import { CliIo, EXIT_OK, EXIT_USAGE, UsageError } from './cli-io';
 import { registerDecodeCommand } from './commands/decode';
 import { registerGatewaysCommand } from './commands/gateways';
 import { registerMigrateCommand } from './commands/migrate';
+import { registerUsersCommand } from './commands/users';
 import { registerSimulateCommand } from './commands/simulate';
 
 /**
@@ -21,6 +22,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   registerDecodeCommand(program, io);
   registerMigrateCommand(program, io);
   registerGatewaysCommand(program, io);
+  registerUsersCommand(program, io);
   registerSimulateCommand(program, io);
   try {
     await program.parseAsync(args, { from: 'user' });
