@@ -45,6 +45,11 @@ export interface DecryptorOptions {
 
 export type DependencyState = { status: 'up' } | { status: 'down'; error: string };
 
+export interface GroupMembership {
+  joins: number;
+  partitions: number[];
+}
+
 export interface DecryptorHealth {
   status: 'ok' | 'degraded' | 'unavailable';
   checks: {
@@ -83,6 +88,7 @@ export class Decryptor {
     private readonly publisher: DerivedPublisher,
     private readonly keyStore: MeterKeyStore,
     private readonly formats: CompactFormatRegistry,
+    private readonly membership: GroupMembership,
   ) {}
 
   static async start(options: DecryptorOptions): Promise<Decryptor> {
@@ -177,7 +183,12 @@ export class Decryptor {
         allowAutoTopicCreation: false,
       });
       // Partitions may have been processed elsewhere meanwhile: status state is re-read from storage.
+      const membership: GroupMembership = { joins: 0, partitions: [] };
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        membership.joins += 1;
+        membership.partitions = Object.values(event.payload.memberAssignment)
+          .flat()
+          .sort((a, b) => a - b);
         tracker.forget();
         logger.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
       });
@@ -208,6 +219,7 @@ export class Decryptor {
         publisher,
         keyStore,
         formats,
+        membership,
       );
       started.push(() => decryptor.stop());
       await decryptor.startBackgroundWork(keyRepository);
@@ -388,6 +400,11 @@ export class Decryptor {
       }
     }
     logger.info('decryptor stopped');
+  }
+
+  /** Raw-topic partitions assigned at the latest group join, and how many joins (rebalances) there were. */
+  get groupMembership(): Readonly<GroupMembership> {
+    return this.membership;
   }
 
   /** The consumer, for tests that need to observe group membership. */

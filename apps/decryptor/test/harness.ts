@@ -107,9 +107,13 @@ export async function startDecryptor(
     : environment.settings;
   const logger = pino({ level: process.env.HES_TEST_LOG_LEVEL ?? 'silent' });
   const decryptor = await Decryptor.start({ config, settings, logger, metrics, cache });
-  let joins = 0;
-  decryptor.kafkaConsumer.on(decryptor.kafkaConsumer.events.GROUP_JOIN, () => (joins += 1));
-  return { decryptor, metrics, cache, joins: () => joins, stop: () => decryptor.stop() };
+  return {
+    decryptor,
+    metrics,
+    cache,
+    joins: () => decryptor.groupMembership.joins,
+    stop: () => decryptor.stop(),
+  };
 }
 
 export interface TestMeter {
