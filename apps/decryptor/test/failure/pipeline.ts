@@ -4,9 +4,9 @@ import { Command } from 'commander';
 import { Admin, Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { HesTopics, loadConfig } from '@hes/config';
-import { generateApiKey, hashApiKey } from '@hes/keys';
+import { MeterKeyCipher, generateApiKey, hashApiKey } from '@hes/keys';
 import { DeadLetterMessage, computeConsumerLag, decodeDeadLetter } from '@hes/messaging';
-import { GatewayRepository, runMigrations } from '@hes/storage';
+import { GatewayRepository, MeterKeyRepository, MeterRepository, runMigrations } from '@hes/storage';
 import { KafkaMockProcess, findFreePortRange, startKafkaMock } from '@hes/testing';
 import { registerSimulateCommand } from '../../../cli/src/commands/simulate';
 import type { SimulationSummary } from '../../../cli/src/simulator/run';
@@ -215,6 +215,22 @@ export class FailureStack {
       throw new Error(`the simulator could not deliver its load: ${JSON.stringify(summary)}\n${err}`);
     }
     return summary;
+  }
+
+  /** Registers meters (no group: the collector files them under its default group) with encrypted keys. */
+  async registerMeters(meters: Array<{ meterId: string; key?: Buffer }>): Promise<void> {
+    const registry = new MeterRepository(this.db);
+    const keys = new MeterKeyRepository(this.db);
+    const cipher = new MeterKeyCipher(Buffer.from(this.masterKey, 'hex'));
+    for (const meter of meters) {
+      await registry.register({
+        meterId: meter.meterId,
+        manufacturer: 'KAM',
+        deviceType: 0x16,
+        version: 0x1b,
+      });
+      if (meter.key) await keys.store(meter.meterId, cipher.encrypt(meter.meterId, meter.key));
+    }
   }
 
   /** A gateway of this test's own, for requests it builds by hand. */
