@@ -2,6 +2,7 @@
  * Failure behaviour of the decryptor: PostgreSQL unreachable (through a proxy this test owns, so the shared
  * server keeps running) and Redis unreachable (a closed port). Both against the shared Kafka broker.
  */
+import type { Admin } from 'kafkajs';
 import { Pool } from 'pg';
 import { computeConsumerLag } from '@hes/messaging';
 import { findFreePortRange } from '@hes/testing';
@@ -49,6 +50,12 @@ describe('decryptor under outages', () => {
   const telegramsStored = async () =>
     (await db.query<{ n: number }>('SELECT count(DISTINCT (meter_id, ts))::int AS n FROM readings')).rows[0]
       .n;
+  const rawLag = async (admin: Admin) =>
+    (
+      await computeConsumerLag(admin, environment.settings.groupId, [
+        environment.config.kafka.topics.rawTelegrams.name,
+      ])
+    ).total;
   const readingRows = async () =>
     (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n;
 
@@ -80,6 +87,8 @@ describe('decryptor under outages', () => {
       running = await startDecryptor(environment, { databaseUrl: proxy.urlFor(environment.database.url) });
       await produceEnvelopes(environment, telegrams(0, 5));
       await waitUntil('the first 30 telegrams', async () => (await telegramsStored()) === 30);
+      // Stored is not yet durable: the batch's events follow its readings, and only then is it committed.
+      await waitUntil('the first 30 committed', async () => (await rawLag(admin)) === 0);
       const joinsBefore = running.joins();
 
       await proxy.stop();
@@ -87,19 +96,11 @@ describe('decryptor under outages', () => {
       // Longer than the session timeout (6 s): a member that stopped heartbeating would be evicted.
       await new Promise((resolve) => setTimeout(resolve, 9_000));
       expect(await telegramsStored()).toBe(30);
-      const lag = await computeConsumerLag(admin, environment.settings.groupId, [
-        environment.config.kafka.topics.rawTelegrams.name,
-      ]);
-      expect(lag.total).toBe(60);
+      expect(await rawLag(admin)).toBe(60);
 
       await proxy.start();
       await waitUntil('all 90 telegrams', async () => (await telegramsStored()) === 90);
-      await waitUntil('everything committed', async () => {
-        const after = await computeConsumerLag(admin, environment.settings.groupId, [
-          environment.config.kafka.topics.rawTelegrams.name,
-        ]);
-        return after.total === 0;
-      });
+      await waitUntil('everything committed', async () => (await rawLag(admin)) === 0);
       expect(running.joins()).toBe(joinsBefore);
       // 4 values per MULTICAL 21 telegram, each stored exactly once.
       expect(await readingRows()).toBe(90 * 4);
@@ -128,7 +129,13 @@ describe('decryptor under outages', () => {
     running = await startDecryptor(environment);
     await waitUntil('the abandoned telegrams', async () => (await telegramsStored()) === before + 18);
     expect(await readingRows()).toBe((before + 18) * 4);
-    await proxy.stop();
+    const admin = environment.kafka.admin();
+    await admin.connect();
+    try {
+      await waitUntil('everything committed', async () => (await rawLag(admin)) === 0);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('stores readings while Redis is unreachable and counts the cache misses', async () => {

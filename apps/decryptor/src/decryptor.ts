@@ -1,4 +1,4 @@
-import { Admin, Consumer, Kafka, logLevel, LogEntry } from 'kafkajs';
+import { Admin, Kafka, logLevel, LogEntry } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { HesConfig } from '@hes/config';
@@ -80,9 +80,7 @@ export class Decryptor {
   private constructor(
     private readonly options: DecryptorOptions,
     private readonly db: Pool,
-    private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly consumer: Consumer,
     private readonly batchConsumer: BatchConsumer,
     private readonly pool: DecodePool,
     private readonly publisher: DerivedPublisher,
@@ -211,9 +209,7 @@ export class Decryptor {
       const decryptor = new Decryptor(
         options,
         db,
-        kafka,
         admin,
-        consumer,
         batchConsumer,
         pool,
         publisher,
@@ -405,15 +401,6 @@ export class Decryptor {
   /** Raw-topic partitions assigned at the latest group join, and how many joins (rebalances) there were. */
   get groupMembership(): Readonly<GroupMembership> {
     return this.membership;
-  }
-
-  /** The consumer, for tests that need to observe group membership. */
-  get kafkaConsumer(): Consumer {
-    return this.consumer;
-  }
-
-  get kafkaClient(): Kafka {
-    return this.kafka;
   }
 }
 

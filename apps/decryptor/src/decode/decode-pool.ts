@@ -57,11 +57,6 @@ export class DecodePool {
     return elapsed > 0 ? Math.min(1, busy / (elapsed * this.threadCount)) : 0;
   }
 
-  /** Tasks waiting for a free thread. */
-  get queued(): number {
-    return this.pool.queueSize;
-  }
-
   /** Waits for running tasks to finish, then stops the threads. */
   close(): Promise<void> {
     return this.pool.close();
