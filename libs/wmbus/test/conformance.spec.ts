@@ -1,31 +1,14 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { CompactFormatStore, decodeTelegram, parseHex } from '../src';
 import type { DecodeResult } from '../src';
+import { decodeVectorTelegrams, loadVectors, withoutReceptionFields } from './vectors';
+import type { WmbusVector } from './vectors';
 
 /**
  * Whole-suite conformance against the wmbusmeters vectors (../shared/wmbus/vectors.jsonl):
  * every case decodes without error, and every case with a key decrypts and verifies.
  */
 
-interface Vector {
-  driver: string;
-  name: string;
-  telegram: string;
-  key: string | null;
-  security_class: string;
-  header: { frame: string; declared_security?: string; layers?: string[] };
-  preceding_telegrams?: string[];
-  expected: (Record<string, unknown> & { id?: string }) | null;
-  plaintext_telegram?: string;
-  decrypt_check?: string;
-}
-
-const VECTORS_FILE = path.resolve(__dirname, '../../..', '../shared/wmbus/vectors.jsonl');
-const vectors: Vector[] = readFileSync(VECTORS_FILE, 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as Vector);
+const vectors = loadVectors();
 
 /**
  * The one case that cannot decode, keyed by line number in vectors.jsonl (labels repeat: a wmbusmeters
@@ -33,9 +16,6 @@ const vectors: Vector[] = readFileSync(VECTORS_FILE, 'utf8')
  * kamwater frame analysed WITHOUT its key. wmbusmeters, too, prints only the header fields for it.
  */
 const NO_KEY_LINE = 406;
-
-/** Not produced by the codec: set per reception or by configuration. */
-const RECEPTION_FIELDS = new Set(['timestamp', 'device', 'rssi_dbm', 'name']);
 
 /**
  * wmbusmeters tests whose compact frame has no preceding telegram and a format no driver pre-declares:
@@ -53,20 +33,16 @@ const FORMAT_LEARNED_FROM_SAME_TEST = new Set([
 /** qheat "Qheatoo" walk-by frame: its id comes from a 0779 record, which is the driver's business. */
 const ID_FROM_DRIVER = new Set(['qheat/Qheatoo/unencrypted']);
 
-function label(v: Vector): string {
+function label(v: WmbusVector): string {
   return `${v.driver}/${v.name}/${v.security_class}`;
 }
 
-function testName(v: Vector): string {
+function testName(v: WmbusVector): string {
   return `${v.driver}/${v.name}`;
 }
 
-function decodeVector(v: Vector, formats = CompactFormatStore.withKnownFormats()): DecodeResult {
-  const key = v.key ? parseHex(v.key) : undefined;
-  for (const earlier of v.preceding_telegrams ?? []) {
-    decodeTelegram(parseHex(earlier)!, { key, formats });
-  }
-  return decodeTelegram(parseHex(v.telegram)!, { key, formats });
+function decodeVector(v: WmbusVector, formats?: CompactFormatStore): DecodeResult {
+  return decodeVectorTelegrams(v, formats).result;
 }
 
 /** Decodes every vector in file order, sharing one store per test where FORMAT_LEARNED_FROM_SAME_TEST says so. */
@@ -78,10 +54,6 @@ function decodeAll(): DecodeResult[] {
     if (!storesByTest.has(test)) storesByTest.set(test, CompactFormatStore.withKnownFormats());
     return decodeVector(v, storesByTest.get(test));
   });
-}
-
-function comparable(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).filter(([name]) => !RECEPTION_FIELDS.has(name)));
 }
 
 describe('wmbusmeters conformance vectors', () => {
@@ -114,7 +86,9 @@ describe('wmbusmeters conformance vectors', () => {
     expect(result.ok).toBe(false);
     expect(result.error?.code).toBe('NO_KEY');
     expect(result.records).toEqual([]);
-    expect(comparable(result.fields)).toEqual(comparable(v.expected as Record<string, unknown>));
+    expect(withoutReceptionFields(result.fields)).toEqual(
+      withoutReceptionFields(v.expected as Record<string, unknown>),
+    );
     expect(Object.keys(result.fields).sort()).toEqual(['_', 'id', 'media', 'meter', 'name']);
   });
 

@@ -1,56 +1,31 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { CompactFormatStore, decodeTelegram, headerFields, parseHex } from '../src';
 import type { DecodeResult, FieldValue } from '../src';
+import { decodeVectorTelegrams, loadVectors, withoutReceptionFields } from './vectors';
+import type { WmbusVector } from './vectors';
 
 /**
  * Every kamwater vector of ../shared/wmbus/vectors.jsonl through the whole decoder (framing, ELL,
  * AES-CTR, compact formats, records, driver) compared field for field with wmbusmeters' JSON.
  */
 
-interface Vector {
-  driver: string;
-  name: string;
-  telegram: string;
-  key: string | null;
-  security_class: string;
-  expected: Record<string, FieldValue>;
-  header: { tpl_ci?: string };
-  preceding_telegrams?: string[];
-}
+/** wmbusmeters printed a JSON object for every kamwater case, the analyze-only one included. */
+type KamwaterVector = Omit<WmbusVector, 'expected'> & { expected: Record<string, FieldValue> };
 
-/** Set per reception or by configuration, not by the codec. */
-const IGNORED_FIELDS = new Set(['timestamp', 'device', 'rssi_dbm', 'name']);
-
-const VECTORS_FILE = path.resolve(__dirname, '../../..', '../shared/wmbus/vectors.jsonl');
-const kamwaterVectors: Vector[] = readFileSync(VECTORS_FILE, 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as Vector)
-  .filter((v) => v.driver === 'kamwater');
-
-function comparable(fields: Record<string, FieldValue>): Record<string, FieldValue> {
-  return Object.fromEntries(Object.entries(fields).filter(([name]) => !IGNORED_FIELDS.has(name)));
-}
+const kamwaterVectors = loadVectors().filter((v) => v.driver === 'kamwater') as KamwaterVector[];
 
 /**
  * The JSON wmbusmeters would print for this telegram. A meter keeps its last values (spec §8 "State"),
  * so fields of preceding telegrams carry over. A telegram that cannot be decoded yields only the
  * header fields, as `wmbusmeters --analyze` prints them: that is what the decoder returns then.
  */
-function meterJson(vector: Vector): { result: DecodeResult; json: Record<string, FieldValue> } {
-  const key = vector.key === null ? undefined : parseHex(vector.key);
-  const formats = CompactFormatStore.withKnownFormats();
+function meterJson(vector: KamwaterVector): { result: DecodeResult; json: Record<string, FieldValue> } {
+  const { preceding, result } = decodeVectorTelegrams(vector);
   const state: Record<string, FieldValue> = {};
-  for (const earlier of vector.preceding_telegrams ?? []) {
-    const previous = decodeTelegram(parseHex(earlier) as Buffer, { key, formats });
-    if (previous.ok) Object.assign(state, previous.fields);
-  }
-  const result = decodeTelegram(parseHex(vector.telegram) as Buffer, { key, formats });
+  for (const previous of preceding) if (previous.ok) Object.assign(state, previous.fields);
   return { result, json: result.ok ? { ...state, ...result.fields } : result.fields };
 }
 
-function label(vector: Vector): string {
+function label(vector: KamwaterVector): string {
   return `${vector.name || '(analyze)'} ${vector.security_class} CI ${vector.header.tpl_ci ?? 'encrypted'}`;
 }
 
@@ -61,7 +36,7 @@ describe('kamwater conformance (wmbusmeters vectors)', () => {
 
   it.each(kamwaterVectors.map((v) => [label(v), v] as const))('%s', (_label, vector) => {
     const { result, json } = meterJson(vector);
-    expect(comparable(json)).toEqual(comparable(vector.expected));
+    expect(withoutReceptionFields(json)).toEqual(withoutReceptionFields(vector.expected));
     if (vector.security_class === 'nokey_still_encrypted') {
       expect(result.ok).toBe(false);
       expect(result.error?.code).toBe('NO_KEY');
@@ -76,8 +51,8 @@ describe('kamwater conformance (wmbusmeters vectors)', () => {
   it('summary', () => {
     const rows = kamwaterVectors.map((vector) => {
       const { result, json } = meterJson(vector);
-      const expected = comparable(vector.expected);
-      const actual = comparable(json);
+      const expected = withoutReceptionFields(vector.expected);
+      const actual = withoutReceptionFields(json);
       const names = Object.keys(expected);
       const matching = names.filter(
         (name) => JSON.stringify(actual[name]) === JSON.stringify(expected[name]),

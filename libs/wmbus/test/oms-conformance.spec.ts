@@ -9,33 +9,13 @@
  * quantity suffix must equal the value of some decoded record (after unit conversion), unless listed in
  * EXCLUDED_FIELDS with the reason wmbusmeters' value does not come from a standard record.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { crc16En13757 } from '../src/crc';
 import { KNOWN_COMPACT_FORMATS } from '../src/compact/known-formats';
-import { CompactFormatStore } from '../src/compact/format-store';
-import { decodeTelegram } from '../src/decode';
 import { convertUnit, parseRecords } from '../src/records';
 import type { DataRecord } from '../src/types';
+import { decodeVectorTelegrams, loadVectors } from './vectors';
+import type { WmbusVector } from './vectors';
 
-interface Vector {
-  driver: string;
-  name: string;
-  telegram: string;
-  key?: string | null;
-  plaintext_telegram?: string;
-  preceding_telegrams?: string[];
-  security_class: string;
-  expected: Record<string, unknown> | null;
-  header: {
-    frame?: string;
-    dll_crcs?: string | null;
-    tpl_cfg?: string;
-    layers?: string[];
-  };
-}
-
-const VECTORS_PATH = path.resolve(__dirname, '../../..', '../shared/wmbus/vectors.jsonl');
 const READABLE_CLASSES = new Set(['unencrypted', 'nokey_plaintext_marked_encrypted']);
 
 /** Field-name suffix → unit token of the value wmbusmeters prints under that name. */
@@ -418,7 +398,7 @@ interface LocatedApl {
 }
 
 /** Finds the APL from the vector's header description; undefined when the telegram carries no records. */
-function locateApl(telegram: Buffer, vector: Vector): LocatedApl | undefined {
+function locateApl(telegram: Buffer, vector: WmbusVector): LocatedApl | undefined {
   const header = vector.header;
   if (header.frame === 'mbus_wired') {
     // 68 L L 68 C A CI(0x72) + 12-byte long header … CS 16
@@ -470,7 +450,7 @@ function formatOf(records: DataRecord[]): Buffer {
   return Buffer.concat(headers);
 }
 
-function decodeVector(vector: Vector): DataRecord[] | undefined {
+function decodeVector(vector: WmbusVector): DataRecord[] | undefined {
   // Stage 1 does not parse addresses, so the pre-declared formats of every meter type are tried by signature.
   const formats = new Map<number, Buffer>();
   for (const known of KNOWN_COMPACT_FORMATS.flatMap((row) => row.formats)) {
@@ -524,7 +504,10 @@ interface StageResult {
   exclusionsNeeded: Set<number>;
 }
 
-function checkVectors(vectors: Vector[], decode: (vector: Vector) => DataRecord[] | undefined): StageResult {
+function checkVectors(
+  vectors: WmbusVector[],
+  decode: (vector: WmbusVector) => DataRecord[] | undefined,
+): StageResult {
   const result: StageResult = { tallies: new Map(), failures: [], exclusionsNeeded: new Set() };
   for (const vector of vectors) {
     if (vector.expected === null) continue;
@@ -578,23 +561,14 @@ function measuredCounts(tallies: Map<string, DriverTally>): Record<string, [numb
 }
 
 /** Stage 2: the whole codec (frame, layers, decryption with the vector's key, compact formats) via decodeTelegram. */
-function decodeWithCodec(vector: Vector): DataRecord[] | undefined {
-  const formats = CompactFormatStore.withKnownFormats();
-  const key = vector.key === null || vector.key === undefined ? undefined : Buffer.from(vector.key, 'hex');
-  for (const preceding of vector.preceding_telegrams ?? [])
-    decodeTelegram(Buffer.from(preceding, 'hex'), { key, formats });
-  const result = decodeTelegram(Buffer.from(vector.telegram, 'hex'), { key, formats });
+function decodeWithCodec(vector: WmbusVector): DataRecord[] | undefined {
+  const { result } = decodeVectorTelegrams(vector);
   return result.records.length > 0 ? result.records : undefined;
 }
 
 // kamwater is excluded by the brief: its fields come from the driver's own status logic and are checked
 // by the decoder's conformance test.
-const vectors: Vector[] = fs
-  .readFileSync(VECTORS_PATH, 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as Vector)
-  .filter((vector) => vector.driver !== 'kamwater');
+const vectors = loadVectors().filter((vector) => vector.driver !== 'kamwater');
 
 const stages: Array<[string, StageResult, Record<string, [number, number]>]> = [
   [
