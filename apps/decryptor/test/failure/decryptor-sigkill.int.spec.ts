@@ -1,5 +1,5 @@
-import { FailureStack } from './pipeline';
-import { sleep, waitFor } from './services';
+import { failureStackForSuite } from './pipeline';
+import { sleep } from './services';
 
 /**
  * A decryptor killed with SIGKILL in the middle of a load (batches decoded, some stored but not committed),
@@ -8,36 +8,23 @@ import { sleep, waitFor } from './services';
 jest.setTimeout(420_000);
 
 describe('failure: decryptor SIGKILL during a load', () => {
-  let stack: FailureStack;
-
-  beforeAll(async () => {
-    stack = await FailureStack.start();
-    await stack.startCollector();
-  }, 420_000);
-
-  afterAll(async () => {
-    await stack?.destroy();
-  });
+  const stack = failureStackForSuite();
 
   it('stores what was accepted exactly once after a kill and restart', async () => {
-    const first = await stack.startDecryptor();
-    const load = stack.simulate({ meters: 300, count: 20_000, rate: 2_500, seed: 4101 });
+    const first = await stack().startDecryptor();
+    const load = stack().simulate({ meters: 300, count: 20_000, rate: 2_500, seed: 4101 });
 
-    await waitFor(
-      'a quarter of the load stored before the kill',
-      async () => (await stack.storedCounts()).telegrams >= 5_000,
-      { timeoutMs: 120_000, context: () => stack.logs() },
-    );
+    await stack().waitForStoredTelegrams('a quarter of the load stored before the kill', 5_000);
     await first.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
-    const storedAtKill = (await stack.storedCounts()).telegrams;
+    const storedAtKill = (await stack().storedCounts()).telegrams;
     // Telegrams keep arriving at the collector while no decryptor runs.
     await sleep(2_000);
-    await stack.startDecryptor();
+    await stack().startDecryptor();
 
     const summary = await load;
     expect(storedAtKill).toBeLessThan(summary.uniqueAccepted);
-    const stored = await stack.waitForExactlyStored({
+    const stored = await stack().waitForExactlyStored({
       telegrams: summary.uniqueAccepted,
       rows: summary.expectedReadings,
     });
@@ -48,6 +35,6 @@ describe('failure: decryptor SIGKILL during a load', () => {
       rollupCount: summary.expectedReadings,
     });
     expect(summary.uniqueAccepted).toBe(20_000);
-    expect(stack.decryptor?.alive).toBe(true);
+    expect(stack().decryptor?.alive).toBe(true);
   });
 });

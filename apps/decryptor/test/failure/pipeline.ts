@@ -47,6 +47,25 @@ export interface LoadOptions {
   duplicates?: number;
 }
 
+/**
+ * One FailureStack per test file, with its collector running: started before the file's tests, destroyed
+ * after them. The returned function gives the running stack.
+ */
+export function failureStackForSuite(): () => FailureStack {
+  let stack: FailureStack | undefined;
+  beforeAll(async () => {
+    stack = await FailureStack.start();
+    await stack.startCollector();
+  }, 420_000);
+  afterAll(async () => {
+    await stack?.destroy();
+  });
+  return () => {
+    if (stack === undefined) throw new Error('the failure stack did not start (see the beforeAll error)');
+    return stack;
+  };
+}
+
 export class FailureStack {
   decryptor: NodeProcess | undefined;
   collector: NodeProcess | undefined;
@@ -253,6 +272,22 @@ export class FailureStack {
 
   async consumerLag(): Promise<number> {
     return (await computeConsumerLag(this.admin, DECRYPTOR_GROUP, [this.topics.rawTelegrams.name])).total;
+  }
+
+  /** Waits until at least `telegrams` distinct telegrams have readings stored (the load is under way). */
+  async waitForStoredTelegrams(what: string, telegrams: number): Promise<void> {
+    await waitFor(what, async () => (await this.storedCounts()).telegrams >= telegrams, {
+      timeoutMs: 120_000,
+      context: () => this.logs(),
+    });
+  }
+
+  /** Waits until the decryptor's /health answer satisfies `reached`. */
+  async waitForDecryptorHealth(
+    what: string,
+    reached: (health: { httpStatus: number; body: { status: string } }) => boolean,
+  ): Promise<void> {
+    await waitFor(what, async () => reached(await this.decryptorHealth()), { context: () => this.logs() });
   }
 
   /** Waits until exactly `expected` is stored and the decryptor has committed the whole raw topic. */

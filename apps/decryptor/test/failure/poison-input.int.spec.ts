@@ -1,6 +1,6 @@
 import { TelegramProducer } from '@hes/messaging';
 import { kamstrupTelegram, meterKey } from '../telegrams';
-import { FailureStack } from './pipeline';
+import { failureStackForSuite } from './pipeline';
 
 /**
  * Poison mixed into a stream on one partition (every meter here is in the collector's default group):
@@ -26,25 +26,16 @@ function unknownCiFrame(round: number): Buffer {
 }
 
 describe('failure: poison input mixed into a stream', () => {
-  let stack: FailureStack;
-
-  beforeAll(async () => {
-    stack = await FailureStack.start();
-    await stack.startCollector();
-  }, 420_000);
-
-  afterAll(async () => {
-    await stack?.destroy();
-  });
+  const stack = failureStackForSuite();
 
   it('dead-letters each poison telegram with its reason and stores the good ones next to it', async () => {
-    await stack.registerMeters([
+    await stack().registerMeters([
       ...GOOD_METERS.map((meterId) => ({ meterId, key: keyOf(meterId) })),
       { meterId: WRONG_KEY_METER, key: meterKey(200) },
       { meterId: MALFORMED_METER, key: meterKey(201) },
     ]);
-    const apiKey = await stack.createGateway('poison-gw');
-    await stack.startDecryptor();
+    const apiKey = await stack().createGateway('poison-gw');
+    await stack().startDecryptor();
 
     const t0 = Date.now() - 3_600_000;
     const statuses: Record<string, number> = {};
@@ -65,7 +56,7 @@ describe('failure: poison input mixed into a stream', () => {
       ];
       // Poison first, in the middle and last, between good telegrams of the same request and partition.
       const telegrams = [poison[0], ...good.slice(0, 5), poison[1], ...good.slice(5), poison[2]];
-      const response = await fetch(`${stack.collectorUrl}/api/v1/gateways/telegrams`, {
+      const response = await fetch(`${stack().collectorUrl}/api/v1/gateways/telegrams`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
         body: JSON.stringify(telegrams.map((t) => ({ telegram: t.toString('hex'), receivedAt }))),
@@ -76,7 +67,7 @@ describe('failure: poison input mixed into a stream', () => {
     }
     expect(statuses).toEqual({ accepted: ROUNDS * 13 });
 
-    const producer = new TelegramProducer(stack.kafka, { topic: stack.topics.rawTelegrams.name });
+    const producer = new TelegramProducer(stack().kafka, { topic: stack().topics.rawTelegrams.name });
     await producer.connect();
     try {
       await producer.send(
@@ -96,19 +87,19 @@ describe('failure: poison input mixed into a stream', () => {
 
     const goodTelegrams = ROUNDS * GOOD_METERS.length;
     // 4 values per MULTICAL 21 telegram (volume, target volume, two temperatures).
-    const stored = await stack.waitForExactlyStored({ telegrams: goodTelegrams, rows: goodTelegrams * 4 });
+    const stored = await stack().waitForExactlyStored({ telegrams: goodTelegrams, rows: goodTelegrams * 4 });
     expect(stored).toEqual({
       rows: goodTelegrams * 4,
       telegrams: goodTelegrams,
       duplicateKeys: 0,
       rollupCount: goodTelegrams * 4,
     });
-    const perMeter = await stack.db.query<{ meter_id: string; n: number }>(
+    const perMeter = await stack().db.query<{ meter_id: string; n: number }>(
       `SELECT meter_id, count(DISTINCT ts)::int AS n FROM readings GROUP BY meter_id ORDER BY meter_id`,
     );
     expect(perMeter.rows).toEqual(GOOD_METERS.map((meter_id) => ({ meter_id, n: ROUNDS })));
 
-    const letters = await stack.deadLetters(ROUNDS * 3 + 20);
+    const letters = await stack().deadLetters(ROUNDS * 3 + 20);
     const byReason: Record<string, Set<string>> = {};
     for (const letter of letters) (byReason[letter.reasonCode] ??= new Set()).add(letter.original);
     expect(
@@ -125,9 +116,9 @@ describe('failure: poison input mixed into a stream', () => {
         .filter((l) => l.reasonCode === 'wrong_key_or_corrupt')
         .every((l) => l.meterId === WRONG_KEY_METER),
     ).toBe(true);
-    const unknown = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM unknown_meters`);
+    const unknown = await stack().db.query<{ n: number }>(`SELECT count(*)::int AS n FROM unknown_meters`);
     expect(unknown.rows[0].n).toBe(ROUNDS);
-    expect(await stack.consumerLag()).toBe(0);
-    expect(stack.decryptor?.alive).toBe(true);
+    expect(await stack().consumerLag()).toBe(0);
+    expect(stack().decryptor?.alive).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { ReadingCache, quantityKey } from '@hes/cache';
-import { FailureStack } from './pipeline';
+import { failureStackForSuite } from './pipeline';
 import { waitFor } from './services';
 
 /**
@@ -18,28 +18,16 @@ interface LatestRow {
 }
 
 describe('failure: Redis down during a load', () => {
-  let stack: FailureStack;
-
-  beforeAll(async () => {
-    stack = await FailureStack.start();
-    await stack.startCollector();
-  }, 420_000);
-
-  afterAll(async () => {
-    await stack?.destroy();
-  });
+  const stack = failureStackForSuite();
 
   it('stores every reading while Redis is down and the cache catches up when it returns', async () => {
-    await stack.startDecryptor();
-    const load = stack.simulate({ meters: 150, count: 6_000, rate: 600, seed: 4103 });
-    await waitFor('the first readings stored', async () => (await stack.storedCounts()).telegrams >= 1_000, {
-      timeoutMs: 120_000,
-      context: () => stack.logs(),
-    });
-    await stack.redis.stop();
+    await stack().startDecryptor();
+    const load = stack().simulate({ meters: 150, count: 6_000, rate: 600, seed: 4103 });
+    await stack().waitForStoredTelegrams('the first readings stored', 1_000);
+    await stack().redis.stop();
 
     const summary = await load;
-    const stored = await stack.waitForExactlyStored({
+    const stored = await stack().waitForExactlyStored({
       telegrams: summary.uniqueAccepted,
       rows: summary.expectedReadings,
     });
@@ -49,16 +37,16 @@ describe('failure: Redis down during a load', () => {
       duplicateKeys: 0,
       rollupCount: summary.expectedReadings,
     });
-    const degraded = await stack.decryptorHealth();
+    const degraded = await stack().decryptorHealth();
     expect(degraded).toEqual({ httpStatus: 200, body: expect.objectContaining({ status: 'degraded' }) });
 
-    await stack.redis.start();
-    const { rows: latest } = await stack.db.query<LatestRow>(
+    await stack().redis.start();
+    const { rows: latest } = await stack().db.query<LatestRow>(
       `SELECT DISTINCT ON (meter_id, quantity, storage, tariff) meter_id, quantity, storage, tariff, value, ts
        FROM readings ORDER BY meter_id, quantity, storage, tariff, ts DESC`,
     );
     expect(new Set(latest.map((row) => row.meter_id)).size).toBe(150);
-    const cache = new ReadingCache({ url: stack.redis.url });
+    const cache = new ReadingCache({ url: stack().redis.url });
     await cache.connect();
     try {
       let mismatches: string[] = [];
@@ -79,18 +67,15 @@ describe('failure: Redis down during a load', () => {
         {
           timeoutMs: 60_000,
           intervalMs: 1_000,
-          context: () => `\n${mismatches.slice(0, 10).join('\n')}${stack.logs()}`,
+          context: () => `\n${mismatches.slice(0, 10).join('\n')}${stack().logs()}`,
         },
       );
     } finally {
       await cache.close();
     }
-    await waitFor(
+    await stack().waitForDecryptorHealth(
       'the decryptor to report ok',
-      async () => (await stack.decryptorHealth()).body.status === 'ok',
-      {
-        context: () => stack.logs(),
-      },
+      (health) => health.body.status === 'ok',
     );
   });
 });
