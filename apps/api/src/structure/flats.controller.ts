@@ -32,8 +32,7 @@ export class FlatsController {
     @UuidParam('id') id: string,
     @Body() body: NameRequest,
   ): Promise<FlatResponse> {
-    const flat = await this.flat(principal, id);
-    requireSocietyRole(principal, flat.societyId, ['society_admin'], 'flat');
+    await this.flatAsSocietyAdmin(principal, id);
     return FlatResponse.of(await this.structure.renameFlat(id, body.name));
   }
 
@@ -43,9 +42,15 @@ export class FlatsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
   async remove(@CurrentPrincipal() principal: Principal, @UuidParam('id') id: string): Promise<void> {
+    await this.flatAsSocietyAdmin(principal, id);
+    await this.structure.deleteFlat(id);
+  }
+
+  /** The flat, when the caller administers its society (404 outside the tenant, 403 for other roles). */
+  private async flatAsSocietyAdmin(principal: Principal, id: string): Promise<Flat> {
     const flat = await this.flat(principal, id);
     requireSocietyRole(principal, flat.societyId, ['society_admin'], 'flat');
-    await this.structure.deleteFlat(id);
+    return flat;
   }
 
   private flat(principal: Principal, id: string): Promise<Flat> {

@@ -39,8 +39,7 @@ export class TowersController {
     @UuidParam('id') id: string,
     @Body() body: NameRequest,
   ): Promise<TowerResponse> {
-    const tower = await this.tower(principal, id);
-    requireSocietyRole(principal, tower.societyId, ['society_admin'], 'tower');
+    await this.towerAsSocietyAdmin(principal, id);
     return TowerResponse.of(await this.structure.renameTower(id, body.name));
   }
 
@@ -50,8 +49,7 @@ export class TowersController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
   async remove(@CurrentPrincipal() principal: Principal, @UuidParam('id') id: string): Promise<void> {
-    const tower = await this.tower(principal, id);
-    requireSocietyRole(principal, tower.societyId, ['society_admin'], 'tower');
+    await this.towerAsSocietyAdmin(principal, id);
     await this.structure.deleteTower(id);
   }
 
@@ -73,9 +71,15 @@ export class TowersController {
     @UuidParam('id') id: string,
     @Body() body: NameRequest,
   ): Promise<FlatResponse> {
+    const tower = await this.towerAsSocietyAdmin(principal, id);
+    return FlatResponse.of(await this.structure.createFlat(tower, body.name));
+  }
+
+  /** The tower, when the caller administers its society (404 outside the tenant, 403 for other roles). */
+  private async towerAsSocietyAdmin(principal: Principal, id: string): Promise<Tower> {
     const tower = await this.tower(principal, id);
     requireSocietyRole(principal, tower.societyId, ['society_admin'], 'tower');
-    return FlatResponse.of(await this.structure.createFlat(tower, body.name));
+    return tower;
   }
 
   private tower(principal: Principal, id: string): Promise<Tower> {
