@@ -14,14 +14,14 @@ import {
   type OidcVerifier,
   type RateLimits,
 } from '@hes/auth';
-import { HES_METRICS, type HesMetrics } from '@hes/metrics';
+import { HES_METRICS, type HealthChecks, type HesMetrics } from '@hes/metrics';
 import type Redis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import type { Pool } from 'pg';
 import { ApiKeyAdminRepository } from './api-keys/api-key-admin.repository';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { AuthController } from './auth/auth.controller';
-import { OperationsController, type HealthChecks } from './http/health.controller';
+import { OperationsController } from './http/health.controller';
 import { FlatsController } from './structure/flats.controller';
 import { MeterPlacementController } from './structure/meter-placement.controller';
 import { SocietiesController } from './structure/societies.controller';

@@ -1,5 +1,5 @@
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
-import { HesMetrics, MetricsModule } from '@hes/metrics';
+import { HesMetrics, MetricsModule, type HealthChecks } from '@hes/metrics';
 import type { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import type { CollectorSettings } from './collector-settings';
@@ -12,7 +12,7 @@ import { ApiKeyGuard } from './http/api-key.guard';
 import { ApiKeyVerifier, type GatewayCredentialSource } from './http/api-key-verifier';
 import { GatewayTelegramsController } from './http/gateway-telegrams.controller';
 import { HandheldUploadsController, type HandheldUploadStore } from './http/handheld-uploads.controller';
-import { HealthController, type HealthChecks } from './http/health.controller';
+import { HealthController } from './http/health.controller';
 import { MqttIngestService, type MqttIngestSettings } from './mqtt/mqtt-ingest.service';
 import {
   COLLECTOR_SETTINGS,

@@ -1,3 +1,4 @@
+export * from './health';
 export * from './hes-metrics';
 export * from './metrics-handler';
 export * from './metrics.module';

@@ -1,14 +1,9 @@
 import { Controller, Get, Header, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '@hes/auth';
-import { HES_METRICS, HesMetrics } from '@hes/metrics';
+import { HES_METRICS, HesMetrics, checkHealth, type HealthChecks } from '@hes/metrics';
 import { Registry } from 'prom-client';
 import { HEALTH_CHECKS } from '../tokens';
-
-/** A dependency probe: resolves when the dependency answers, rejects (or times out) otherwise. */
-export type HealthChecks = Record<string, () => Promise<void>>;
-
-const CHECK_TIMEOUT_MS = 2000;
 
 /** Unauthenticated operational endpoints, outside /api/v1: load balancers and Prometheus call them. */
 @ApiTags('operations')
@@ -27,12 +22,9 @@ export class OperationsController {
   })
   @ApiServiceUnavailableResponse({ description: 'a dependency is down; checks name it and why' })
   async health(@Res({ passthrough: true }) response: { status(code: number): unknown }) {
-    const entries = await Promise.all(
-      Object.entries(this.checks).map(async ([name, probe]) => [name, await runProbe(probe)] as const),
-    );
-    const healthy = entries.every(([, result]) => result.status === 'up');
-    response.status(healthy ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(entries) };
+    const report = await checkHealth(this.checks);
+    response.status(report.status === 'ok' ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return report;
   }
 
   @Public()
@@ -42,25 +34,5 @@ export class OperationsController {
   @ApiOkResponse({ description: 'Prometheus text format' })
   scrape(): Promise<string> {
     return this.metrics.scrape();
-  }
-}
-
-async function runProbe(probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return { status: 'up' };
-  } catch (error) {
-    return { status: 'down', error: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,11 +1,7 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { checkHealth, type HealthChecks } from '@hes/metrics';
 import { HEALTH_CHECKS } from '../tokens';
-
-/** A dependency probe: resolves when the dependency answers, rejects (or times out) otherwise. */
-export type HealthChecks = Record<string, () => Promise<void>>;
-
-const CHECK_TIMEOUT_MS = 2000;
 
 /** GET /health: 200 when every dependency (Kafka, database, MQTT) answers, 503 naming those that do not. */
 @Controller()
@@ -14,32 +10,8 @@ export class HealthController {
 
   @Get('health')
   async health(@Res({ passthrough: true }) response: ServerResponse) {
-    const entries = await Promise.all(
-      Object.entries(this.checks).map(async ([name, probe]) => [name, await runProbe(probe)] as const),
-    );
-    const checks = Object.fromEntries(entries);
-    const healthy = entries.every(([, result]) => result.status === 'up');
-    response.statusCode = healthy ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE;
-    return { status: healthy ? 'ok' : 'unavailable', checks };
-  }
-}
-
-async function runProbe(probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return { status: 'up' };
-  } catch (error) {
-    return { status: 'down', error: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
+    const report = await checkHealth(this.checks);
+    response.statusCode = report.status === 'ok' ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE;
+    return report;
   }
 }
