@@ -43,6 +43,7 @@ describe('ProcSampler', () => {
     const sampler = new ProcSampler([{ role: 'gone', pid: () => [2 ** 22 + 7] }]);
     sampler.sample(1000);
     sampler.sample(2000);
-    expect(sampler.summary(0, 3000).map((s) => s.role)).toEqual(['machine (all processes)']);
+    // Back-to-back samples may see no machine jiffies pass, so only the absence of the role is certain.
+    expect(sampler.summary(0, 3000).map((s) => s.role)).not.toContain('gone');
   });
 });
