@@ -71,11 +71,6 @@ export interface MeterState {
   /** History bits of the info code (bits 4-15): how long each alarm state lasted last time. */
   history: number;
   /**
-   * Added to the access and session numbers: bumped when a telegram would be ambiguous on the wire
-   * (see buildTelegram), which changes its ciphertext.
-   */
-  counterSkew: number;
-  /**
    * Start of the ELL session counter: the simulation's start in seconds, so that a second run of the same
    * seed sends different bytes (the collector would otherwise drop its telegrams as duplicates).
    */
@@ -106,7 +101,6 @@ export function initialMeterState(meter: SimulatedMeter, startTime: number): Met
     externalTemperatureC: random.int(10, 24),
     alarm: undefined,
     history: 0,
-    counterSkew: 0,
     sessionBase: Math.floor(startTime / 1000),
     random,
   };

@@ -5,7 +5,6 @@ import {
   encodeTelegram,
   idToWire,
   manufacturerToCode,
-  stripFrame,
   type EncodeInput,
   type RecordSpec,
 } from '@hes/wmbus';
@@ -93,27 +92,13 @@ export function encodeInputOf(meter: SimulatedMeter, state: MeterState): EncodeI
 
 /** ELL session number (low 29 bits): advances with every transmission, from a per-meter and per-run offset. */
 function sessionNumberOf(meter: SimulatedMeter, state: MeterState): number {
-  return (meter.seed + state.sessionBase + state.transmissions + state.counterSkew) & 0x1fffffff;
+  return (meter.seed + state.sessionBase + state.transmissions) & 0x1fffffff;
 }
 
 /** Also offset per run: an OMS telegram has no session number, and its date-time only has minutes. */
 function accessNumberOf(state: MeterState): number {
-  return (state.sessionBase + state.transmissions + state.counterSkew) & 0xff;
+  return (state.sessionBase + state.transmissions) & 0xff;
 }
-
-/**
- * A frame sent without DLL CRCs is ambiguous when its last two bytes happen to be the CRC of the rest
- * (about 1 telegram in 65,536): decoders, ours and wmbusmeters alike, then read it as a format B frame
- * and strip those bytes, and the telegram fails to decode. A real meter's next counter value would
- * differ; the simulator moves to it so that every telegram it sends is decodable.
- */
-function isUnambiguous(bytes: Buffer): boolean {
-  const stripped = stripFrame(bytes);
-  return stripped.ok && stripped.frame.format === 'none';
-}
-
-/** Skew bumps after which an ambiguous telegram is a bug, not bad luck (each bump has a 2^-16 chance). */
-const MAX_COUNTER_SKEW_TRIES = 16;
 
 /**
  * The telegram a meter sends in its current state, encrypted with its key (AES-128-CTR for Kamstrup,
@@ -122,17 +107,11 @@ const MAX_COUNTER_SKEW_TRIES = 16;
  */
 export function buildTelegram(meter: SimulatedMeter, state: MeterState): { frame: FrameKind; bytes: Buffer } {
   const frame = frameKindOf(meter, state.transmissions);
-  for (let tries = 0; tries < MAX_COUNTER_SKEW_TRIES; tries++) {
-    const bytes =
-      meter.model.kind === 'kamstrup'
-        ? kamstrupTelegram(meter, state, frame)
-        : encodeTelegram(encodeInputOf(meter, state));
-    if (isUnambiguous(bytes)) return { frame, bytes };
-    state.counterSkew++;
-  }
-  throw new Error(
-    `meter ${meter.id}: no unambiguous telegram after ${MAX_COUNTER_SKEW_TRIES} counter values`,
-  );
+  const bytes =
+    meter.model.kind === 'kamstrup'
+      ? kamstrupTelegram(meter, state, frame)
+      : encodeTelegram(encodeInputOf(meter, state));
+  return { frame, bytes };
 }
 
 /**
