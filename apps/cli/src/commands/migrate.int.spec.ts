@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { createTestDatabase } from '../../../../libs/storage/test/postgres-database';
 import { CliIo, UsageError } from '../cli-io';
 import { registerMigrateCommand } from './migrate';
+import { migrationFileNames } from '../../../../libs/storage/test/migration-files';
 
 function testIo(): { io: CliIo; output: () => string } {
   const stdout = new PassThrough();
@@ -28,7 +29,7 @@ describe('hes migrate', () => {
       await runMigrate(['--database-url', db.url, '--dialect', 'postgres'], first.io);
       const result = JSON.parse(first.output());
       expect(result.dialect).toBe('postgres');
-      expect(result.applied).toHaveLength(4);
+      expect(result.applied).toEqual(migrationFileNames());
       const again = testIo();
       await runMigrate(['--database-url', db.url], again.io);
       expect(JSON.parse(again.output())).toEqual({ dialect: 'postgres', applied: [] });
