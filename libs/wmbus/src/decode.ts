@@ -6,6 +6,7 @@ import { crc16En13757 } from './crc';
 import { DLL_HEADER_LENGTH, findFrameStart, parseDll } from './dll';
 import type { DllHeader } from './dll';
 import { applyDriver, driverFor, headerFields } from './drivers';
+import type { MeterDriver } from './drivers';
 import { ELL_ENCRYPTION_AES_CTR, ELL_ENCRYPTION_NONE, ELL_V, ellCtrIv, isEllCi, parseEll } from './ell';
 import type { ParsedEll } from './ell';
 import { stripFrame } from './frame';
@@ -613,6 +614,8 @@ function manufacturerPayload(ctx: Context, pos: number): DecodeResult {
   const ciHex = hex2(ci).toUpperCase();
   const rawHex = toHex(payload);
   ctx.tpl = { info: { ci }, securityMode: SECURITY_NONE, start: pos, end: pos + 1 };
+  const decryptPayload = driverFor(buildHeader(ctx)).decryptManufacturerPayload;
+  if (decryptPayload) return decryptManufacturerPayload(ctx, pos, decryptPayload);
   const record: DataRecord = {
     key: ciHex,
     header: ciHex,
@@ -629,6 +632,32 @@ function manufacturerPayload(ctx: Context, pos: number): DecodeResult {
   };
   ctx.warnings.push(`manufacturer-specific CI 0x${ciHex}: payload kept as one opaque record for the driver`);
   return success(ctx, [record]);
+}
+
+/** A driver's encrypted manufacturer payload, under the key policy of §4.0 (no key: NO_KEY, no values). */
+function decryptManufacturerPayload(
+  ctx: Context,
+  pos: number,
+  decryptPayload: NonNullable<MeterDriver['decryptManufacturerPayload']>,
+): DecodeResult {
+  const ciHex = hex2(ctx.frame[pos]).toUpperCase();
+  const key = resolveKey(ctx);
+  if (key === undefined) {
+    return securityFail(
+      ctx,
+      'NO_KEY',
+      `no key for meter ${identity(ctx).id}; manufacturer-specific CI 0x${ciHex} payload is encrypted`,
+    );
+  }
+  if (key.length !== AES_BLOCK) return badKeyLength(ctx, key, AES_BLOCK);
+  const outcome = decryptPayload(ctx.frame.subarray(pos + 1), ctx.frame.subarray(2, 10), key, pos + 1);
+  if (!outcome.ok) {
+    return outcome.reason === 'truncated'
+      ? securityFail(ctx, 'TRUNCATED', `manufacturer-specific CI 0x${ciHex} payload is too short`, pos + 1)
+      : securityFail(ctx, 'DECRYPTION_FAILED', wrongKey(ctx));
+  }
+  ctx.security = 'mfct-aes-cbc';
+  return success(ctx, outcome.records);
 }
 
 function resolveKey(ctx: Context): Buffer | undefined {

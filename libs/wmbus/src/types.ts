@@ -88,7 +88,8 @@ export interface TelegramHeader {
 }
 
 /** none | 'ell-ctr' (Kamstrup) | TPL mode 5 / 7 | other modes the decoder names but may not implement. */
-export type SecurityMode = 'none' | 'ell-aes-ctr' | 'mode-5' | 'mode-7' | `mode-${number}`;
+/** 'mfct-aes-cbc': a driver decrypted a manufacturer-specific CI payload with the meter key. */
+export type SecurityMode = 'none' | 'ell-aes-ctr' | 'mode-5' | 'mode-7' | 'mfct-aes-cbc' | `mode-${number}`;
 
 export type RecordFunction = 'instantaneous' | 'maximum' | 'minimum' | 'error';
 

@@ -152,6 +152,15 @@ describe('wmbusmeters conformance vectors', () => {
     expect(volumes).toContain(expected.consumption_10_months_ago_m3);
   });
 
+  it('decrypts every keyed manufacturer-CI payload (apatorna1), so the table counts them as decrypted', () => {
+    const mfctPayload = vectors.filter((v) => v.security_class === 'aes_with_key_mfct_payload');
+    expect(mfctPayload.map((v) => v.driver)).toEqual(new Array(10).fill('apatorna1'));
+    for (const v of mfctPayload) {
+      const result = decodeVector(v);
+      expect([result.ok, result.security, result.driver]).toEqual([true, 'mfct-aes-cbc', 'apatorna1']);
+    }
+  });
+
   it('decodes the Votten compact frame despite its foreign full-frame CRC, with a COMPACT_CRC_MISMATCH warning', () => {
     const result = decodeVector(vectors[223 - 1]);
     expect(result.ok).toBe(true);

@@ -16,4 +16,19 @@ export interface MeterDriver {
   readonly name: string;
   detects(header: TelegramHeader): boolean;
   map(header: TelegramHeader, records: readonly DataRecord[]): DriverMapping;
+  /**
+   * For meter types whose manufacturer-specific CI (0xA0–0xB7) payload is encrypted with the meter key:
+   * decrypts, verifies and parses `payload` (the bytes after the CI). `ivPrefix` is M ‖ A as on the
+   * wire, `payloadOffset` the payload's position in the frame.
+   */
+  decryptManufacturerPayload?(
+    payload: Buffer,
+    ivPrefix: Buffer,
+    key: Buffer,
+    payloadOffset: number,
+  ): ManufacturerPayloadOutcome;
 }
+
+/** 'verification': the plaintext failed the driver's check (wrong key or corrupt telegram). */
+export type ManufacturerPayloadOutcome =
+  { ok: true; records: DataRecord[] } | { ok: false; reason: 'truncated' | 'verification' };

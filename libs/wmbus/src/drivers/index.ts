@@ -1,6 +1,7 @@
 export { applyDriver, driverFor, readingsOf } from './registry';
 export type { Reading } from './registry';
-export type { DriverMapping, MeterDriver } from './driver';
+export { apatorna1Driver, decodeApatorna1Payload } from './apatorna1';
+export type { DriverMapping, ManufacturerPayloadOutcome, MeterDriver } from './driver';
 export { headerFields, jsonNumber } from './fields';
 export { genericFieldName } from './generic';
 export { errorFlagTokens, infoCodeHistory, infoCodeTokens, kamwaterDriver } from './kamwater';

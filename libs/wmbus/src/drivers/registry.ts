@@ -1,11 +1,12 @@
 import type { DataRecord, FieldValue, TelegramHeader } from '../types';
 import type { MeterDriver } from './driver';
 import { jsonNumber } from './fields';
+import { apatorna1Driver } from './apatorna1';
 import { claimUniqueName, genericDriver, genericFieldName, isOpaque } from './generic';
 import { kamwaterDriver } from './kamwater';
 
 /** Dedicated drivers, first match wins; the generic driver takes everything else. */
-const DRIVERS: readonly MeterDriver[] = [kamwaterDriver];
+const DRIVERS: readonly MeterDriver[] = [kamwaterDriver, apatorna1Driver];
 
 export function driverFor(header: TelegramHeader): MeterDriver {
   return DRIVERS.find((driver) => driver.detects(header)) ?? genericDriver;
