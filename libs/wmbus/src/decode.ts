@@ -610,12 +610,12 @@ function formatOwner(ctx: Context): Address {
 
 function manufacturerPayload(ctx: Context, pos: number): DecodeResult {
   const ci = ctx.frame[pos];
-  const payload = ctx.frame.subarray(pos + 1);
-  const ciHex = hex2(ci).toUpperCase();
-  const rawHex = toHex(payload);
   ctx.tpl = { info: { ci }, securityMode: SECURITY_NONE, start: pos, end: pos + 1 };
   const decryptPayload = driverFor(buildHeader(ctx)).decryptManufacturerPayload;
   if (decryptPayload) return decryptManufacturerPayload(ctx, pos, decryptPayload);
+  const payload = ctx.frame.subarray(pos + 1);
+  const ciHex = hex2(ci).toUpperCase();
+  const rawHex = toHex(payload);
   const record: DataRecord = {
     key: ciHex,
     header: ciHex,
