@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { HesConfig } from '@hes/config';
 import { MeterKeyCipher, MeterKeyStore } from '@hes/keys';
 import { BatchConsumer, computeConsumerLag, ensureTopics } from '@hes/messaging';
-import type { HesMetrics } from '@hes/metrics';
+import { checkHealth, type HesMetrics, type ProbeResult } from '@hes/metrics';
 import {
   CompactFormatRepository,
   EventWriter,
@@ -43,7 +43,7 @@ export interface DecryptorOptions {
   workerFilename?: string;
 }
 
-export type DependencyState = { status: 'up' } | { status: 'down'; error: string };
+export type DependencyState = ProbeResult;
 
 export interface GroupMembership {
   joins: number;
@@ -60,7 +60,6 @@ export interface DecryptorHealth {
   };
 }
 
-const PROBE_TIMEOUT_MS = 2000;
 /** Advisory lock that elects the decryptor running storage maintenance. */
 const MAINTENANCE_LOCK_ID = 4_711_020_252;
 /** Longest wait before listening for key changes again after the listening connection failed. */
@@ -341,14 +340,16 @@ export class Decryptor {
   }
 
   async health(): Promise<DecryptorHealth> {
-    const [database, kafka] = await Promise.all([
-      probe(async () => {
-        await this.db.query('SELECT 1');
-      }),
-      probe(async () => {
-        await this.admin.describeCluster();
-      }),
-    ]);
+    const { database, kafka } = (
+      await checkHealth({
+        database: async () => {
+          await this.db.query('SELECT 1');
+        },
+        kafka: async () => {
+          await this.admin.describeCluster();
+        },
+      })
+    ).checks;
     const cache = this.options.cache;
     const redis: DependencyState = !cache
       ? { status: 'down', error: 'no cache configured' }
@@ -401,26 +402,6 @@ export class Decryptor {
   /** Raw-topic partitions assigned at the latest group join, and how many joins (rebalances) there were. */
   get groupMembership(): Readonly<GroupMembership> {
     return this.membership;
-  }
-}
-
-async function probe(check: () => Promise<void>): Promise<DependencyState> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      check(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)),
-          PROBE_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return { status: 'up' };
-  } catch (error) {
-    return { status: 'down', error: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
