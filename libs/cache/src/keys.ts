@@ -2,7 +2,7 @@
 export interface CachedReading {
   meterId: string;
   meterGroup: string;
-  /** Canonical reading name, e.g. 'volume', 'flow_temperature'. */
+  /** The reading's name as stored (the driver's field name, e.g. 'total_m3', 'flow_temperature_c'). */
   quantity: string;
   /** M-Bus storage number (0 = current value) and tariff; both default to 0. */
   storage?: number;

@@ -4,7 +4,10 @@ export interface Reading {
   meterId: string;
   /** The telegram's receive time, fixed at ingest so replays produce the same natural key. */
   ts: Date;
-  /** Canonical reading name from the codec's drivers: 'volume', 'target_volume', 'flow_temperature', ... */
+  /**
+   * The reading's name as the codec's driver prints it (wmbusmeters' field names: 'total_m3', 'target_m3',
+   * 'flow_temperature_c', ...), so a value can be traced to the driver documentation; the unit is still explicit.
+   */
   quantity: string;
   /** M-Bus storage number (0 = current value). */
   storage: number;
