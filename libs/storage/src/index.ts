@@ -1,6 +1,7 @@
 export * from './dialect';
 export * from './event-writer';
 export * from './maintenance';
+export * from './meter-status-writer';
 export * from './migrate';
 export * from './pool';
 export * from './reading';
