@@ -14,6 +14,8 @@ import {
   type OidcVerifier,
   type RateLimits,
 } from '@hes/auth';
+import type { ReadingCache } from '@hes/cache';
+import type { MeterKeyCipher } from '@hes/keys';
 import { HES_METRICS, type HealthChecks, type HesMetrics } from '@hes/metrics';
 import type Redis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
@@ -22,6 +24,8 @@ import { ApiKeyAdminRepository } from './api-keys/api-key-admin.repository';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { AuthController } from './auth/auth.controller';
 import { OperationsController } from './http/health.controller';
+import { MeterKeyVault } from './keys/meter-key-vault';
+import { LatestReadings } from './readings/latest-readings';
 import { FlatsController } from './structure/flats.controller';
 import { MeterPlacementController } from './structure/meter-placement.controller';
 import { SocietiesController } from './structure/societies.controller';
@@ -35,6 +39,8 @@ import { UserAdminRepository } from './users/user-admin.repository';
 export interface ApiDependencies {
   pool: Pool;
   redis: Redis;
+  /** The decryptor's reading cache (latest values per meter), read-only here. */
+  readingCache: ReadingCache;
   metrics: HesMetrics;
   logLevel: string;
   accessTokens: AccessTokens;
@@ -44,6 +50,8 @@ export interface ApiDependencies {
   /** Prefix of the rate limiter's Redis keys (tests use their own). */
   rateLimitKeyPrefix: string;
   healthChecks: HealthChecks;
+  /** Encrypts meter keys at rest (from HES_MASTER_KEY); without it the key endpoints answer 503. */
+  meterKeyCipher?: MeterKeyCipher;
 }
 
 @Module({})
@@ -95,6 +103,8 @@ export class ApiModule {
         { provide: StructureRepository, useValue: new StructureRepository(deps.pool) },
         { provide: UserAdminRepository, useValue: new UserAdminRepository(deps.pool) },
         { provide: ApiKeyAdminRepository, useValue: new ApiKeyAdminRepository(deps.pool) },
+        { provide: MeterKeyVault, useValue: new MeterKeyVault(deps.pool, deps.meterKeyCipher) },
+        { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
         // Order matters: authentication first, so the rate limiter can key on the principal.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: PrincipalThrottlerGuard },

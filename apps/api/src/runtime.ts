@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { AccessTokens, OidcVerifier } from '@hes/auth';
+import { ReadingCache } from '@hes/cache';
 import { loadConfig, type HesConfig } from '@hes/config';
+import { MeterKeyCipher } from '@hes/keys';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import Redis from 'ioredis';
@@ -55,10 +57,16 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
     ttlSeconds: jwt.accessTokenTtlSeconds,
   });
   const migrate = migrateOnStart(env);
+  const masterKey = config.masterKey?.bytes();
+  const meterKeyCipher = masterKey && new MeterKeyCipher(masterKey);
+  masterKey?.fill(0);
+  if (!meterKeyCipher) logger.warn('HES_MASTER_KEY not set: meter key endpoints answer 503');
 
   const pool = createPool(config.database.url, { applicationName: 'hes-api' });
   const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  // Fail-fast client of its own: while Redis is down, latest values come from the database instead of waiting.
+  const readingCache = new ReadingCache({ url: config.redis.url });
   let app: INestApplication;
   try {
     if (migrate) {
@@ -69,11 +77,15 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       logger.info({ dialect: migrated.dialect, applied: migrated.applied }, 'database schema up to date');
     }
     await redis.connect();
+    if (!(await readingCache.connect()))
+      logger.warn('reading cache unavailable: latest values from the database');
     ({ app } = await createApiApp({
       pool,
       redis,
+      readingCache,
       metrics: new HesMetrics({ app: 'api' }),
       logLevel: config.logLevel,
+      meterKeyCipher,
       accessTokens,
       refreshTokenTtlSeconds: jwt.refreshTokenTtlSeconds,
       oidc: oidc ? new OidcVerifier(oidc) : undefined,
@@ -91,6 +103,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
     await app.listen(options.port ?? config.ports.api);
   } catch (error) {
     redis.disconnect();
+    await readingCache.close();
     await pool.end();
     throw error;
   }
@@ -101,6 +114,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
   const stop = async () => {
     await app.close();
     await redis.quit();
+    await readingCache.close();
     await pool.end();
     logger.info('api stopped');
   };

@@ -8,6 +8,7 @@ import {
   type RateLimits,
   type Role,
 } from '@hes/auth';
+import { ReadingCache } from '@hes/cache';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
@@ -26,6 +27,8 @@ export interface ApiHarness {
   openApi: OpenAPIObject;
   pool: Pool;
   redis: Redis;
+  /** The API's reading cache, under the harness's own key prefix (tests apply readings to it like the decryptor). */
+  readingCache: ReadingCache;
   http: () => ReturnType<typeof request>;
   close(): Promise<void>;
 }
@@ -43,9 +46,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
   const pool = createPool(db.url, { max: 5 });
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `${uniqueName('hes_api_test')}:`;
+  const readingCache = new ReadingCache({
+    url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    keyPrefix: prefix,
+  });
+  await readingCache.connect();
   const { app, openApi } = await createApiApp({
     pool,
     redis,
+    readingCache,
     metrics: new HesMetrics({ app: 'api', defaultMetrics: false }),
     logLevel: 'silent',
     accessTokens: new AccessTokens({ secret: randomBytes(32), issuer: JWT_ISSUER, ttlSeconds: 900 }),
@@ -69,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     openApi,
     pool,
     redis,
+    readingCache,
     db,
     http: () => request(server),
     close: async () => {
@@ -76,6 +86,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
+      await readingCache.close();
       await pool.end();
       if (!options.database) await db.drop();
     },
