@@ -9,6 +9,7 @@ import {
   type Role,
 } from '@hes/auth';
 import { ReadingCache } from '@hes/cache';
+import { MeterKeyCipher } from '@hes/keys';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
@@ -30,6 +31,8 @@ export interface ApiHarness {
   /** The API's reading cache, under the harness's own key prefix (tests apply readings to it like the decryptor). */
   readingCache: ReadingCache;
   http: () => ReturnType<typeof request>;
+  /** The cipher the API encrypts meter keys with (a random master key per harness). */
+  meterKeyCipher: MeterKeyCipher;
   close(): Promise<void>;
 }
 
@@ -51,12 +54,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     keyPrefix: prefix,
   });
   await readingCache.connect();
+  const meterKeyCipher = new MeterKeyCipher(randomBytes(32));
   const { app, openApi } = await createApiApp({
     pool,
     redis,
     readingCache,
     metrics: new HesMetrics({ app: 'api', defaultMetrics: false }),
     logLevel: 'silent',
+    meterKeyCipher,
     accessTokens: new AccessTokens({ secret: randomBytes(32), issuer: JWT_ISSUER, ttlSeconds: 900 }),
     refreshTokenTtlSeconds: 3600,
     oidc: options.oidc,
@@ -81,6 +86,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     readingCache,
     db,
     http: () => request(server),
+    meterKeyCipher,
     close: async () => {
       await app.close();
       const keys = await redis.keys(`${prefix}*`);
