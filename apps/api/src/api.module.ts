@@ -23,6 +23,8 @@ import type { Pool } from 'pg';
 import { ApiKeyAdminRepository } from './api-keys/api-key-admin.repository';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { AuthController } from './auth/auth.controller';
+import { EventsController } from './events/events.controller';
+import { EventsRepository } from './events/events.repository';
 import { OperationsController } from './http/health.controller';
 import { MeterKeyVault } from './keys/meter-key-vault';
 import { LatestReadings } from './readings/latest-readings';
@@ -85,6 +87,7 @@ export class ApiModule {
         FlatsController,
         MeterPlacementController,
         ApiKeysController,
+        EventsController,
       ],
       providers: [
         { provide: PG_POOL, useValue: deps.pool },
@@ -103,6 +106,7 @@ export class ApiModule {
         { provide: StructureRepository, useValue: new StructureRepository(deps.pool) },
         { provide: UserAdminRepository, useValue: new UserAdminRepository(deps.pool) },
         { provide: ApiKeyAdminRepository, useValue: new ApiKeyAdminRepository(deps.pool) },
+        { provide: EventsRepository, useValue: new EventsRepository(deps.pool) },
         { provide: MeterKeyVault, useValue: new MeterKeyVault(deps.pool, deps.meterKeyCipher) },
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
         // Order matters: authentication first, so the rate limiter can key on the principal.
