@@ -27,6 +27,13 @@ export { aesCmac, deriveMode7Key } from './security/cmac-kdf';
 export { COMPACT_CRC_MISMATCH, decodeTelegram } from './decode';
 export type { DecodeOptions } from './decode';
 export { encodeTelegram } from './encode';
+export { telegramReadings } from './telegram-readings';
+export type {
+  DecodedTelegramReadings,
+  FailedTelegramReadings,
+  TelegramReadingValue,
+  TelegramReadingsOutcome,
+} from './telegram-readings';
 export type { EncodeInput } from './encode';
 export * from './records';
 export * from './compact';
