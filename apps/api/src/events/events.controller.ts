@@ -42,7 +42,7 @@ import {
 } from './events.dto';
 import { EventsRepository, type MeterEventRow } from './events.repository';
 import { EventIdParam } from './event-id.param';
-import { decodeCursor, encodeCursor } from './page-cursor';
+import { decodeCursor, encodeCursor } from '../http/page-cursor';
 
 const DEFAULT_LIMIT = 100;
 const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;

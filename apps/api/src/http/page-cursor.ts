@@ -1,4 +1,4 @@
-import { ApiValidationException } from '../http/api-error';
+import { ApiValidationException } from './api-error';
 
 /**
  * Opaque page cursors: base64url of a small JSON object naming the last row of a page. Clients pass them back
