@@ -19,7 +19,13 @@ export type AuditAction =
   | 'meter_key.import'
   | 'meter_key.export_attempt'
   | 'society.create'
-  | 'society.delete';
+  | 'society.delete'
+  | 'meter.create'
+  | 'meter.update'
+  | 'meter.delete'
+  | 'meter.import'
+  | 'meter_group.create'
+  | 'unknown_meter.register';
 
 export interface AuditEntry {
   /** `user:<id>`, `api_key:<id>`, `oidc:<sub>`, `cli` or `anonymous`. */
@@ -40,7 +46,8 @@ export interface AuditRecord extends Required<Omit<AuditEntry, 'ip' | 'target'>>
 }
 
 export class AuditLog {
-  constructor(private readonly pool: Pool) {}
+  /** A pool, or a client inside a transaction when the entry must commit or roll back with the change. */
+  constructor(private readonly pool: Pick<Pool, 'query'>) {}
 
   async write(entry: AuditEntry): Promise<void> {
     await this.pool.query(
