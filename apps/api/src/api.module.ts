@@ -23,6 +23,9 @@ import type { Pool } from 'pg';
 import { ApiKeyAdminRepository } from './api-keys/api-key-admin.repository';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { AuthController } from './auth/auth.controller';
+import type { MeterCommandSink } from './commands/command-publisher';
+import { CommandsController } from './commands/commands.controller';
+import { CommandsRepository } from './commands/commands.repository';
 import { EventsController } from './events/events.controller';
 import { EventsRepository } from './events/events.repository';
 import { OperationsController } from './http/health.controller';
@@ -33,7 +36,7 @@ import { MeterPlacementController } from './structure/meter-placement.controller
 import { SocietiesController } from './structure/societies.controller';
 import { StructureRepository } from './structure/structure.repository';
 import { TowersController } from './structure/towers.controller';
-import { HEALTH_CHECKS, PG_POOL, REDIS } from './tokens';
+import { COMMANDS, HEALTH_CHECKS, PG_POOL, REDIS } from './tokens';
 import { SocietyMembersController, UsersController } from './users/users.controller';
 import { UserAdminRepository } from './users/user-admin.repository';
 
@@ -52,6 +55,8 @@ export interface ApiDependencies {
   /** Prefix of the rate limiter's Redis keys (tests use their own). */
   rateLimitKeyPrefix: string;
   healthChecks: HealthChecks;
+  /** Where meter commands are produced (the commands topic); resolves once the broker acknowledged. */
+  commands: MeterCommandSink;
   /** Encrypts meter keys at rest (from HES_MASTER_KEY); without it the key endpoints answer 503. */
   meterKeyCipher?: MeterKeyCipher;
 }
@@ -88,6 +93,7 @@ export class ApiModule {
         MeterPlacementController,
         ApiKeysController,
         EventsController,
+        CommandsController,
       ],
       providers: [
         { provide: PG_POOL, useValue: deps.pool },
@@ -107,6 +113,8 @@ export class ApiModule {
         { provide: UserAdminRepository, useValue: new UserAdminRepository(deps.pool) },
         { provide: ApiKeyAdminRepository, useValue: new ApiKeyAdminRepository(deps.pool) },
         { provide: EventsRepository, useValue: new EventsRepository(deps.pool) },
+        { provide: CommandsRepository, useValue: new CommandsRepository(deps.pool) },
+        { provide: COMMANDS, useValue: deps.commands },
         { provide: MeterKeyVault, useValue: new MeterKeyVault(deps.pool, deps.meterKeyCipher) },
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
         // Order matters: authentication first, so the rate limiter can key on the principal.

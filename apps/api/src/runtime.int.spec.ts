@@ -15,7 +15,7 @@ describe('startApi', () => {
     await db?.drop();
   });
 
-  it('migrates the database at start-up and serves /health and the tenancy tables', async () => {
+  it('migrates the database at start-up and serves /health with the database, Redis and Kafka up', async () => {
     const api = await startApi({
       env: { DATABASE_URL: db.url, LOG_LEVEL: 'silent', API_JWT_SECRET: 'k'.repeat(40) },
       port: 0,
@@ -24,6 +24,7 @@ describe('startApi', () => {
     try {
       const health = await request(`http://127.0.0.1:${api.port}`).get('/health').expect(200);
       expect(health.body.status).toBe('ok');
+      expect(health.body.checks.kafka).toEqual({ status: 'up' });
       await request(`http://127.0.0.1:${api.port}`).get('/api/v1/societies').expect(401);
     } finally {
       await api.stop();

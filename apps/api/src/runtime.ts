@@ -6,11 +6,13 @@ import { MeterKeyCipher } from '@hes/keys';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import Redis from 'ioredis';
+import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApiApp } from './app';
+import { KafkaCommandPublisher } from './commands/command-publisher';
 
 export interface ApiRuntimeOptions {
   /** Environment to configure from; process.env by default. */
@@ -67,6 +69,23 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   // Fail-fast client of its own: while Redis is down, latest values come from the database instead of waiting.
   const readingCache = new ReadingCache({ url: config.redis.url });
+  const { commands: commandsTopic } = config.kafka.topics;
+  const commandPublisher = new KafkaCommandPublisher(
+    new Kafka({
+      clientId: `${config.kafka.clientId}-api`,
+      brokers: [...config.kafka.brokers],
+      logLevel: KafkaLogLevel.NOTHING,
+      // Bounded, so an unreachable cluster surfaces as an error within seconds instead of a long hang.
+      connectionTimeout: 3000,
+      retry: { initialRetryTime: 200, maxRetryTime: 2000, retries: 3 },
+    }),
+    {
+      topic: commandsTopic.name,
+      numPartitions: commandsTopic.partitions,
+      replicationFactor: commandsTopic.replicationFactor,
+    },
+    logger,
+  );
   let app: INestApplication;
   try {
     if (migrate) {
@@ -77,6 +96,9 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       logger.info({ dialect: migrated.dialect, applied: migrated.applied }, 'database schema up to date');
     }
     await redis.connect();
+    // The commands topic is created at start-up; the API also starts while Kafka is down (commands answer 503).
+    commandPublisher.start();
+    await Promise.race([commandPublisher.ready, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (!(await readingCache.connect()))
       logger.warn('reading cache unavailable: latest values from the database');
     ({ app } = await createApiApp({
@@ -91,6 +113,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       oidc: oidc ? new OidcVerifier(oidc) : undefined,
       rateLimits: rateLimit,
       rateLimitKeyPrefix: options.rateLimitKeyPrefix ?? 'hes:ratelimit:',
+      websocket: config.api.websocket,
       healthChecks: {
         database: async () => {
           await pool.query('SELECT 1');
@@ -98,11 +121,14 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
         redis: async () => {
           await redis.ping();
         },
+        kafka: () => commandPublisher.probe(),
       },
+      commands: commandPublisher,
     }));
     await app.listen(options.port ?? config.ports.api);
   } catch (error) {
     redis.disconnect();
+    await commandPublisher.stop();
     await readingCache.close();
     await pool.end();
     throw error;
@@ -113,6 +139,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     await app.close();
+    await commandPublisher.stop();
     await redis.quit();
     await readingCache.close();
     await pool.end();

@@ -14,11 +14,14 @@ import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
 import Redis from 'ioredis';
+import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import request from 'supertest';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import pino from 'pino';
 import { createApiApp } from './app';
+import { KafkaCommandPublisher, type MeterCommandSink } from './commands/command-publisher';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 export const JWT_ISSUER = 'hes-test';
@@ -41,6 +44,8 @@ export interface HarnessOptions {
   oidc?: OidcVerifier;
   /** Reuse a database another harness created (several apps over one schema). */
   database?: TestDatabase;
+  /** Where meter commands go; by default the local Kafka's `hes.commands`, connected on the first command only. */
+  commands?: MeterCommandSink;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<ApiHarness & { db: TestDatabase }> {
@@ -55,6 +60,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
   });
   await readingCache.connect();
   const meterKeyCipher = new MeterKeyCipher(randomBytes(32));
+  const localCommands = new KafkaCommandPublisher(
+    new Kafka({
+      clientId: 'hes-api-test',
+      brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+      logLevel: KafkaLogLevel.NOTHING,
+    }),
+    { topic: 'hes.commands', numPartitions: 1, replicationFactor: 1 },
+    pino({ level: 'silent' }),
+  );
   const { app, openApi } = await createApiApp({
     pool,
     redis,
@@ -75,6 +89,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
         await redis.ping();
       },
     },
+    commands: options.commands ?? localCommands,
   });
   await app.init();
   const server = app.getHttpServer();
@@ -93,6 +108,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
       await readingCache.close();
+      await localCommands.stop();
       await pool.end();
       if (!options.database) await db.drop();
     },

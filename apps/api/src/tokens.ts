@@ -2,3 +2,4 @@
 export const PG_POOL = Symbol('PG_POOL');
 export const REDIS = Symbol('REDIS');
 export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
+export const COMMANDS = Symbol('COMMANDS');

@@ -18,6 +18,7 @@ export type AuditAction =
   | 'meter_key.delete'
   | 'meter_key.import'
   | 'meter_key.export_attempt'
+  | 'meter.command'
   | 'society.create'
   | 'society.delete'
   | 'meter.create'

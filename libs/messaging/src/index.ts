@@ -7,3 +7,4 @@ export * from './broker-errors';
 export * from './telegram-producer';
 export * from './batch-consumer';
 export * from './consumer-lag';
+export * from './command-producer';

@@ -1,0 +1,109 @@
+import { scopeToSocieties, type Principal } from '@hes/auth';
+import type { Pool } from 'pg';
+
+export const COMMAND_KINDS = ['read_request', 'connect', 'disconnect', 'set_interval'] as const;
+export type CommandKind = (typeof COMMAND_KINDS)[number];
+export type CommandStatus = 'queued' | 'sent' | 'failed';
+
+export interface MeterCommand {
+  id: string;
+  meterId: string;
+  societyId: string | null;
+  kind: CommandKind;
+  params: Record<string, unknown>;
+  status: CommandStatus;
+  requestedBy: string;
+  requestedAt: Date;
+  sentAt: Date | null;
+  error: string | null;
+}
+
+/** What a command needs to know about its meter: the tenant it is in and the group it is partitioned by. */
+export interface CommandTarget {
+  meterId: string;
+  societyId: string | null;
+  meterGroup: string;
+}
+
+const COMMAND = `id, meter_id AS "meterId", society_id AS "societyId", kind, params, status,
+  requested_by AS "requestedBy", requested_at AS "requestedAt", sent_at AS "sentAt", error`;
+
+/** Meter commands and their delivery status; reads are scoped to the principal's societies. */
+export class CommandsRepository {
+  constructor(private readonly pool: Pool) {}
+
+  async findTarget(principal: Principal, meterId: string): Promise<CommandTarget | undefined> {
+    const scope = scopeToSocieties(principal, 'm.society_id', 2);
+    const result = await this.pool.query<CommandTarget>(
+      `SELECT m.meter_id AS "meterId", m.society_id AS "societyId", g.name AS "meterGroup"
+       FROM meters m JOIN meter_groups g ON g.id = m.group_id
+       WHERE m.meter_id = $1 AND ${scope.sql}`,
+      [meterId, ...scope.params],
+    );
+    return result.rows[0];
+  }
+
+  async create(command: {
+    target: CommandTarget;
+    kind: CommandKind;
+    params: Record<string, unknown>;
+    requestedBy: string;
+  }): Promise<MeterCommand> {
+    const result = await this.pool.query<MeterCommand>(
+      `INSERT INTO meter_commands (meter_id, society_id, kind, params, requested_by)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${COMMAND}`,
+      [command.target.meterId, command.target.societyId, command.kind, command.params, command.requestedBy],
+    );
+    return result.rows[0];
+  }
+
+  async markSent(id: string): Promise<MeterCommand> {
+    const result = await this.pool.query<MeterCommand>(
+      `UPDATE meter_commands SET status = 'sent', sent_at = clock_timestamp() WHERE id = $1 RETURNING ${COMMAND}`,
+      [id],
+    );
+    return result.rows[0];
+  }
+
+  async markFailed(id: string, error: string): Promise<MeterCommand> {
+    const result = await this.pool.query<MeterCommand>(
+      `UPDATE meter_commands SET status = 'failed', error = $2 WHERE id = $1 RETURNING ${COMMAND}`,
+      [id, error],
+    );
+    return result.rows[0];
+  }
+
+  async find(principal: Principal, id: string): Promise<MeterCommand | undefined> {
+    const scope = scopeToSocieties(principal, 'society_id', 2);
+    const result = await this.pool.query<MeterCommand>(
+      `SELECT ${COMMAND} FROM meter_commands WHERE id = $1 AND ${scope.sql}`,
+      [id, ...scope.params],
+    );
+    return result.rows[0];
+  }
+
+  /** A meter's commands in the principal's societies, newest first, after the (requestedAt, id) of a cursor. */
+  async listForMeter(
+    principal: Principal,
+    meterId: string,
+    page: { after?: { requestedAt: string; id: string }; limit: number },
+  ): Promise<(MeterCommand & { cursorAt: string })[]> {
+    const params: unknown[] = [meterId];
+    const add = (value: unknown) => `$${params.push(value)}`;
+    const scope = scopeToSocieties(principal, 'society_id', params.length + 1);
+    params.push(...scope.params);
+    const where = ['meter_id = $1', scope.sql];
+    if (page.after !== undefined) {
+      where.push(
+        `(requested_at, id) < (${add(page.after.requestedAt)}::timestamptz, ${add(page.after.id)}::uuid)`,
+      );
+    }
+    const result = await this.pool.query<MeterCommand & { cursorAt: string }>(
+      `SELECT ${COMMAND}, to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"
+       FROM meter_commands WHERE ${where.join(' AND ')}
+       ORDER BY requested_at DESC, id DESC LIMIT ${add(page.limit)}`,
+      params,
+    );
+    return result.rows;
+  }
+}
