@@ -28,7 +28,11 @@ import { CommandsController } from './commands/commands.controller';
 import { CommandsRepository } from './commands/commands.repository';
 import { EventsController } from './events/events.controller';
 import { EventsRepository } from './events/events.repository';
+import { DecryptController } from './decrypt/decrypt.controller';
+import { TelegramDecrypter } from './decrypt/telegram-decrypter';
 import { OperationsController } from './http/health.controller';
+import { KeyImportController } from './keys/key-import.controller';
+import { MeterKeysController } from './keys/meter-keys.controller';
 import { MeterKeyVault } from './keys/meter-key-vault';
 import { LatestReadings } from './readings/latest-readings';
 import { FlatsController } from './structure/flats.controller';
@@ -65,6 +69,7 @@ export interface ApiDependencies {
 export class ApiModule {
   static register(deps: ApiDependencies): DynamicModule {
     const audit = new AuditLog(deps.pool);
+    const meterKeys = new MeterKeyVault(deps.pool, deps.meterKeyCipher);
     return {
       module: ApiModule,
       imports: [
@@ -92,6 +97,9 @@ export class ApiModule {
         FlatsController,
         MeterPlacementController,
         ApiKeysController,
+        MeterKeysController,
+        KeyImportController,
+        DecryptController,
         EventsController,
         CommandsController,
       ],
@@ -115,7 +123,8 @@ export class ApiModule {
         { provide: EventsRepository, useValue: new EventsRepository(deps.pool) },
         { provide: CommandsRepository, useValue: new CommandsRepository(deps.pool) },
         { provide: COMMANDS, useValue: deps.commands },
-        { provide: MeterKeyVault, useValue: new MeterKeyVault(deps.pool, deps.meterKeyCipher) },
+        { provide: MeterKeyVault, useValue: meterKeys },
+        { provide: TelegramDecrypter, useValue: new TelegramDecrypter(deps.pool, meterKeys) },
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
         // Order matters: authentication first, so the rate limiter can key on the principal.
         { provide: APP_GUARD, useClass: AuthGuard },

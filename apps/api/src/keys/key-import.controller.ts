@@ -1,0 +1,191 @@
+import {
+  Body,
+  Controller,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  PayloadTooLargeException,
+  Post,
+  Query,
+  Req,
+  UnprocessableEntityException,
+  UploadedFile,
+  UseInterceptors,
+} from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiSecurity,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { AuditLog, CurrentPrincipal, Roles, type Principal } from '@hes/auth';
+import { IsNotEmpty, IsString } from 'class-validator';
+import type { Request } from 'express';
+import { ApiErrorResponse, ApiValidationException, errorBody } from '../http/api-error';
+import { ClientIp } from '../http/client-ip';
+import { parseKeyCsv } from './key-csv';
+import { KEY_WRITERS, KeyImporter, type KeyImportCandidate } from './key-importer';
+import { KemFileError, meterIdOfSerialNumber, readKemFile } from './kem-file';
+import { KeyImportResponse } from './keys.dto';
+import { MeterKeyVault } from './meter-key-vault';
+
+/** The part of multer's file object the imports read (multer keeps uploads in memory by default). */
+interface UploadedKeyFile {
+  buffer: Buffer;
+}
+
+/** Largest import file accepted (CSV or KEM): about 100,000 meters of CSV. */
+export const MAX_KEY_FILE_BYTES = 8 * 1024 * 1024;
+
+const fileUpload = FileInterceptor('file', { limits: { fileSize: MAX_KEY_FILE_BYTES, files: 1 } });
+
+function parseDryRun(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ApiValidationException([{ field: 'dryRun', message: 'must be true or false' }]);
+}
+
+/** A text/csv request body, read here because the app only parses JSON bodies. */
+async function readTextBody(request: Request): Promise<Buffer | undefined> {
+  if (!request.is(['text/csv', 'text/plain'])) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_KEY_FILE_BYTES)
+      throw new PayloadTooLargeException(`the file is larger than ${MAX_KEY_FILE_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The non-file fields of the KEM upload form. */
+class KemImportForm {
+  @IsString()
+  @IsNotEmpty()
+  password!: string;
+}
+
+@ApiTags('keys')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
+@ApiQuery({
+  name: 'dryRun',
+  required: false,
+  type: Boolean,
+  description: 'validate and report every row without storing anything',
+})
+@ApiBadRequestResponse({
+  type: ApiErrorResponse,
+  description: 'no file, or a file that is not readable at all',
+})
+@Roles(...KEY_WRITERS)
+@Controller('keys/import')
+export class KeyImportController {
+  private readonly importer: KeyImporter;
+
+  constructor(@Inject(MeterKeyVault) vault: MeterKeyVault, @Inject(AuditLog) audit: AuditLog) {
+    this.importer = new KeyImporter(vault, audit);
+  }
+
+  @Post()
+  @HttpCode(HttpStatus.OK)
+  @UseInterceptors(fileUpload)
+  @ApiOperation({
+    summary: 'Imports meter keys from CSV',
+    description:
+      'A CSV with a header row naming meter_id and key (32 hex digits); other columns are ignored. Send it as ' +
+      'the multipart field `file` or as a text/csv body. Every row is checked on its own and good rows are stored ' +
+      'even when others fail; meters outside your societies are reported like unknown meters. Needs ' +
+      "society_admin in each meter's society (or platform_admin).",
+  })
+  @ApiConsumes('multipart/form-data', 'text/csv')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: { file: { type: 'string', format: 'binary' } },
+    },
+  })
+  @ApiOkResponse({ type: KeyImportResponse, description: 'per-row results (row = line number in the file)' })
+  async importCsv(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: Request,
+    @Query('dryRun') dryRunParam: string | undefined,
+    @UploadedFile() file: UploadedKeyFile | undefined,
+    @ClientIp() ip?: string,
+  ): Promise<KeyImportResponse> {
+    const dryRun = parseDryRun(dryRunParam);
+    const content = file?.buffer ?? (await readTextBody(request));
+    if (!content) {
+      throw new ApiValidationException([
+        { field: 'file', message: 'send the CSV as multipart field "file" or as a text/csv body' },
+      ]);
+    }
+    return this.importer.import(principal, parseKeyCsv(content), { dryRun, source: 'csv', ip });
+  }
+
+  @Post('kem')
+  @HttpCode(HttpStatus.OK)
+  @UseInterceptors(fileUpload)
+  @ApiOperation({
+    summary: 'Imports meter keys from a Kamstrup KEM file',
+    description:
+      'Multipart: `file` (the .kem XML, or a zip archive holding it) and `password` (the one the file was ' +
+      "exported with, often the customer number). Each meter's serial number is its wM-Bus id. Per-meter results " +
+      'as for the CSV import (row = position of the meter in the file). A wrong password is a 422.',
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file', 'password'],
+      properties: { file: { type: 'string', format: 'binary' }, password: { type: 'string' } },
+    },
+  })
+  @ApiOkResponse({ type: KeyImportResponse })
+  @ApiUnprocessableEntityResponse({
+    type: ApiErrorResponse,
+    description: 'wrong password (code wrong_password) or not a KEM file (code not_kem)',
+  })
+  async importKem(
+    @CurrentPrincipal() principal: Principal,
+    @Query('dryRun') dryRunParam: string | undefined,
+    @UploadedFile() file: UploadedKeyFile | undefined,
+    @Body() form: KemImportForm,
+    @ClientIp() ip?: string,
+  ): Promise<KeyImportResponse> {
+    const dryRun = parseDryRun(dryRunParam);
+    if (!file) {
+      throw new ApiValidationException([
+        { field: 'file', message: 'send the KEM file as multipart field "file"' },
+      ]);
+    }
+    let candidates: KeyImportCandidate[];
+    try {
+      candidates = readKemFile(file.buffer, form.password).map((meter, index) => ({
+        row: index + 1,
+        meterId: {
+          column: meter.serialNumber.element,
+          value: meterIdOfSerialNumber(meter.serialNumber.value) ?? meter.serialNumber.value,
+          expected: 'a serial number of up to 8 digits',
+        },
+        key: { column: meter.key.element, value: meter.key.value },
+      }));
+    } catch (error) {
+      if (error instanceof KemFileError)
+        throw new UnprocessableEntityException(errorBody(error.code, error.message));
+      throw error;
+    } finally {
+      file.buffer.fill(0);
+    }
+    return this.importer.import(principal, candidates, { dryRun, source: 'kem', ip });
+  }
+}

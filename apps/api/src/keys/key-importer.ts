@@ -1,0 +1,146 @@
+import { AuditLog, actorOf, roleIn, type Principal } from '@hes/auth';
+import type { KeyImportError, KeyImportResponse, KeyImportRow } from './keys.dto';
+import { MeterKeyVault, parseMeterKeyHex } from './meter-key-vault';
+
+/** One meter/key pair read from an import file, with where each value came from (for error reports). */
+export interface KeyImportCandidate {
+  row: number;
+  /** `expected` describes a valid value in the error message (the source's own format, e.g. a serial number). */
+  meterId: { column: string; value: string; expected?: string };
+  key: { column: string; value: string };
+}
+
+export type KeyImportSource = 'csv' | 'kem';
+
+const METER_ID = /^[0-9A-Fa-f]{8}$/;
+
+/** Roles that may set meter keys in a society (platform admins everywhere). */
+export const KEY_WRITERS = ['society_admin'] as const;
+
+/**
+ * Imports meter keys row by row: every row is validated on its own (meter id, key, meter in the caller's
+ * tenant, caller administers the meter's society, not a repeat of an earlier row) and the good rows are stored
+ * even when others fail. Meters outside the caller's societies are reported exactly like meters that do not
+ * exist. Each stored key is audit-logged with its fingerprint; a dry run stores and logs nothing.
+ */
+export class KeyImporter {
+  constructor(
+    private readonly vault: MeterKeyVault,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async import(
+    principal: Principal,
+    candidates: readonly KeyImportCandidate[],
+    options: { dryRun: boolean; source: KeyImportSource; ip?: string },
+  ): Promise<KeyImportResponse> {
+    const parsed = candidates.map((candidate) => this.validate(candidate));
+    const firstRowOf = new Map<string, number>();
+    for (const item of parsed) {
+      if (item.meterId === null) continue;
+      const first = firstRowOf.get(item.meterId);
+      if (first === undefined) firstRowOf.set(item.meterId, item.candidate.row);
+      else
+        item.errors.push({
+          column: item.candidate.meterId.column,
+          code: 'duplicate',
+          message: `meter ${item.meterId} is already in row ${first}`,
+        });
+    }
+    const meters = await this.vault.metersInTenant(principal, [...firstRowOf.keys()]);
+    const rows: KeyImportRow[] = [];
+    try {
+      for (const item of parsed) {
+        const { candidate, meterId, key, errors } = item;
+        if (meterId !== null && errors.every((error) => error.code !== 'duplicate')) {
+          const meter = meters.get(meterId);
+          if (!meter) {
+            errors.push({
+              column: candidate.meterId.column,
+              code: 'unknown_meter',
+              message: 'meter not found',
+            });
+          } else {
+            const role = roleIn(principal, meter.societyId);
+            if (role !== 'platform_admin' && !(KEY_WRITERS as readonly string[]).includes(role ?? '')) {
+              errors.push({
+                column: candidate.meterId.column,
+                code: 'forbidden',
+                message: `role ${role} in the meter's society may not set keys (needs ${KEY_WRITERS.join(' or ')})`,
+              });
+            }
+          }
+        }
+        if (errors.length > 0 || !key || meterId === null) {
+          rows.push({ row: candidate.row, meterId, status: 'failed', errors });
+          continue;
+        }
+        if (options.dryRun) {
+          rows.push({
+            row: candidate.row,
+            meterId,
+            status: 'valid',
+            fingerprint: this.vault.fingerprint(key),
+            errors,
+          });
+          continue;
+        }
+        const stored = await this.vault.store(meterId, key);
+        await this.audit.write({
+          actor: actorOf(principal),
+          action: 'meter_key.import',
+          target: `meter:${meterId}`,
+          societyId: meters.get(meterId)?.societyId ?? null,
+          details: { fingerprint: stored.fingerprint, version: stored.version, source: options.source },
+          ip: options.ip,
+        });
+        rows.push({
+          row: candidate.row,
+          meterId,
+          status: 'imported',
+          fingerprint: stored.fingerprint,
+          version: stored.version,
+          errors,
+        });
+      }
+    } finally {
+      for (const item of parsed) item.key?.fill(0);
+    }
+    const failed = rows.filter((row) => row.status === 'failed').length;
+    return {
+      dryRun: options.dryRun,
+      total: rows.length,
+      imported: rows.filter((row) => row.status === 'imported').length,
+      valid: rows.length - failed,
+      failed,
+      rows,
+    };
+  }
+
+  private validate(candidate: KeyImportCandidate): {
+    candidate: KeyImportCandidate;
+    meterId: string | null;
+    key: Buffer | undefined;
+    errors: KeyImportError[];
+  } {
+    const errors: KeyImportError[] = [];
+    const meterIdText = candidate.meterId.value.trim();
+    let meterId: string | null = null;
+    if (METER_ID.test(meterIdText)) meterId = meterIdText.toUpperCase();
+    else
+      errors.push({
+        column: candidate.meterId.column,
+        code: 'invalid_meter_id',
+        message: meterIdText === '' ? 'is empty' : `must be ${candidate.meterId.expected ?? '8 hex digits'}`,
+      });
+    const key = parseMeterKeyHex(candidate.key.value);
+    if (!key)
+      errors.push({
+        column: candidate.key.column,
+        code: 'invalid_key',
+        message:
+          candidate.key.value.trim() === '' ? 'is empty' : 'must be 32 hex digits (a 16-byte AES-128 key)',
+      });
+    return { candidate, meterId, key, errors };
+  }
+}
