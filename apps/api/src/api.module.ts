@@ -34,7 +34,10 @@ import { OperationsController } from './http/health.controller';
 import { KeyImportController } from './keys/key-import.controller';
 import { MeterKeysController } from './keys/meter-keys.controller';
 import { MeterKeyVault } from './keys/meter-key-vault';
+import { ConsumptionCalculator } from './readings/consumption';
 import { LatestReadings } from './readings/latest-readings';
+import { ReadingsController } from './readings/readings.controller';
+import { ReadingsRepository } from './readings/readings.repository';
 import { FlatsController } from './structure/flats.controller';
 import { MeterPlacementController } from './structure/meter-placement.controller';
 import { SocietiesController } from './structure/societies.controller';
@@ -69,6 +72,7 @@ export interface ApiDependencies {
 export class ApiModule {
   static register(deps: ApiDependencies): DynamicModule {
     const audit = new AuditLog(deps.pool);
+    const readings = new ReadingsRepository(deps.pool);
     const meterKeys = new MeterKeyVault(deps.pool, deps.meterKeyCipher);
     return {
       module: ApiModule,
@@ -97,6 +101,7 @@ export class ApiModule {
         FlatsController,
         MeterPlacementController,
         ApiKeysController,
+        ReadingsController,
         MeterKeysController,
         KeyImportController,
         DecryptController,
@@ -126,6 +131,8 @@ export class ApiModule {
         { provide: MeterKeyVault, useValue: meterKeys },
         { provide: TelegramDecrypter, useValue: new TelegramDecrypter(deps.pool, meterKeys) },
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
+        { provide: ReadingsRepository, useValue: readings },
+        { provide: ConsumptionCalculator, useValue: new ConsumptionCalculator(readings) },
         // Order matters: authentication first, so the rate limiter can key on the principal.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: PrincipalThrottlerGuard },

@@ -1,0 +1,237 @@
+import type { ReadingsRepository, Series } from './readings.repository';
+
+/**
+ * Why a consumption figure needs a second look:
+ * - no_readings: the meter has no reading of the register at all (nothing before, in or after the period);
+ * - start_after_period_start / end_after_period_end: no reading at or before that boundary, so the first one
+ *   after it stands in for the register there;
+ * - gap: the meter was silent for longer than the gap threshold somewhere in the period;
+ * - reset: the register went down (meter reset or replaced), or the delta is negative.
+ */
+export type ConsumptionFlag =
+  'no_readings' | 'start_after_period_start' | 'end_after_period_end' | 'gap' | 'reset';
+
+export interface RegisterValue {
+  /** The reading's time, UTC ISO 8601. */
+  ts: string;
+  value: number;
+  /** true when no reading existed at or before the boundary and this is the first one after it. */
+  afterBoundary: boolean;
+}
+
+export interface TargetValue {
+  quantity: string;
+  storage: number;
+  unit: string;
+  value: number;
+  /** When the meter last reported its due-date register in the period (UTC ISO 8601). */
+  ts: string;
+}
+
+export interface MeterConsumption {
+  meterId: string;
+  quantity: string;
+  unit: string | null;
+  start: RegisterValue | null;
+  end: RegisterValue | null;
+  /** end.value - start.value, in `unit`; null when either is missing. */
+  delta: number | null;
+  gapCount: number;
+  /** Longest silence overlapping the period, hours (0 without readings). */
+  longestGapHours: number;
+  /** Where the first gap longer than the threshold begins (the last reading before it). */
+  firstGapFrom: string | null;
+  /** Decreases of the register seen in the period (resets, replacements, rollbacks). */
+  decreases: number;
+  target: TargetValue | null;
+  flags: ConsumptionFlag[];
+}
+
+export interface ConsumptionPeriod {
+  fromMs: number;
+  toMs: number;
+  quantity: string;
+  /** Silence longer than this many hours is a gap. */
+  gapHours: number;
+  /** Time the period is evaluated at: silence after it is not counted (an open period ends now). */
+  nowMs: number;
+}
+
+/**
+ * The due-date register: the meter's own billing-date reading. Both the kamwater and the generic drivers store it
+ * as `target_m3` at M-Bus storage 1. The due date itself is a date record, which the pipeline does not store as a
+ * reading, so the answer carries the register's value and when the meter reported it.
+ */
+export const TARGET_SERIES: Series = { quantity: 'target_m3', storage: 1, tariff: 0 };
+
+interface Register {
+  tsUs: number;
+  value: number;
+  unit: string;
+  after: boolean;
+}
+
+const US_PER_MS = 1000;
+const US_PER_HOUR = 3_600_000_000;
+
+const isoOfUs = (us: number) => new Date(Math.floor(us / US_PER_MS)).toISOString();
+
+/**
+ * Billing-period consumption of many meters at once, from a fixed number of set-based queries whatever the
+ * meter count: boundary registers from the 30-minute rollups (raw readings only for meters whose boundary falls
+ * inside a bucket with readings on both sides), gaps and decreases from the rollups of the period.
+ */
+export class ConsumptionCalculator {
+  constructor(private readonly readings: ReadingsRepository) {}
+
+  async ofMeters(meterIds: readonly string[], period: ConsumptionPeriod): Promise<MeterConsumption[]> {
+    if (meterIds.length === 0) return [];
+    const series: Series = { quantity: period.quantity, storage: 0, tariff: 0 };
+    const fromUs = period.fromMs * US_PER_MS;
+    const toUs = period.toMs * US_PER_MS;
+    const [starts, ends, targets] = await Promise.all([
+      this.registersAt(meterIds, series, fromUs),
+      this.registersAt(meterIds, series, toUs),
+      this.registersAt(meterIds, TARGET_SERIES, toUs),
+    ]);
+
+    // Silence is measured from the start register (the reading the period begins with) to min(to, now).
+    const observedUntilUs = Math.min(toUs, period.nowMs * US_PER_MS);
+    const withStart = meterIds.filter((meterId) => {
+      const start = starts.get(meterId);
+      return start !== undefined && start.tsUs <= observedUntilUs;
+    });
+    const gapUs = period.gapHours * US_PER_HOUR;
+    const health = new Map(
+      (
+        await this.readings.seriesHealth(
+          withStart,
+          withStart.map((meterId) => starts.get(meterId)!.tsUs),
+          series,
+          observedUntilUs,
+          gapUs,
+        )
+      ).map((row) => [row.meterId, row]),
+    );
+
+    return meterIds.map((meterId) => {
+      const start = starts.get(meterId);
+      const end = ends.get(meterId);
+      const target = targets.get(meterId);
+      const flags: ConsumptionFlag[] = [];
+      if (!start && !end) flags.push('no_readings');
+      if (start?.after) flags.push('start_after_period_start');
+      if (end?.after) flags.push('end_after_period_end');
+
+      const seen = health.get(meterId);
+      let gapCount = seen?.gapCount ?? 0;
+      let longestGapUs = seen?.longestGapUs ?? 0;
+      let firstGapFromUs = seen?.firstGapStartUs ?? null;
+      const silences: [fromUs: number, lengthUs: number][] = [];
+      if (start?.after) silences.push([fromUs, start.tsUs - fromUs]);
+      if (end && !end.after && start && start.tsUs <= observedUntilUs) {
+        silences.push([end.tsUs, observedUntilUs - end.tsUs]);
+      }
+      for (const [silenceFromUs, lengthUs] of silences) {
+        longestGapUs = Math.max(longestGapUs, lengthUs);
+        if (lengthUs > gapUs) {
+          gapCount++;
+          if (firstGapFromUs === null || silenceFromUs < firstGapFromUs) firstGapFromUs = silenceFromUs;
+        }
+      }
+      if (gapCount > 0) flags.push('gap');
+      // Rounded to 9 decimals so binary floating point noise (0.30000000000000004) never reaches a bill.
+      const delta = start && end ? Number((end.value - start.value).toFixed(9)) : null;
+      const decreases = seen?.decreases ?? 0;
+      if (decreases > 0 || (delta !== null && delta < 0)) flags.push('reset');
+
+      return {
+        meterId,
+        quantity: period.quantity,
+        unit: end?.unit ?? start?.unit ?? null,
+        start: start ? registerValue(start) : null,
+        end: end ? registerValue(end) : null,
+        delta,
+        gapCount,
+        longestGapHours: longestGapUs / US_PER_HOUR,
+        firstGapFrom: firstGapFromUs === null ? null : isoOfUs(firstGapFromUs),
+        decreases,
+        target:
+          target && !target.after && target.tsUs >= fromUs
+            ? {
+                quantity: TARGET_SERIES.quantity,
+                storage: TARGET_SERIES.storage,
+                unit: target.unit,
+                value: target.value,
+                ts: isoOfUs(target.tsUs),
+              }
+            : null,
+        flags,
+      };
+    });
+  }
+
+  /**
+   * The register of each meter at `atUs`: its last reading at or before it, else its first reading after it
+   * (after: true). Meters with no reading of the series at all are absent from the result.
+   */
+  private async registersAt(meterIds: readonly string[], series: Series, atUs: number) {
+    const registers = new Map<string, Register>();
+    const edges = await this.readings.bucketsAtOrBefore(meterIds, series, atUs);
+    const byMeter = new Map<string, typeof edges>();
+    for (const edge of edges) {
+      const list = byMeter.get(edge.meterId);
+      if (list) list.push(edge);
+      else byMeter.set(edge.meterId, [edge]);
+    }
+    const refine: { meterId: string; lowerUs: number }[] = [];
+    const nothingBefore: string[] = [];
+    for (const meterId of meterIds) {
+      const [newest, previous] = byMeter.get(meterId) ?? [];
+      if (!newest) nothingBefore.push(meterId);
+      else if (newest.lastUs <= atUs) {
+        registers.set(meterId, {
+          tsUs: newest.lastUs,
+          value: newest.lastValue,
+          unit: newest.unit,
+          after: false,
+        });
+      } else if (newest.firstUs > atUs) {
+        // The bucket holding the boundary only has readings after it: the register is the bucket before's last.
+        registers.set(
+          meterId,
+          previous
+            ? { tsUs: previous.lastUs, value: previous.lastValue, unit: previous.unit, after: false }
+            : { tsUs: newest.firstUs, value: newest.firstValue, unit: newest.unit, after: true },
+        );
+      } else {
+        refine.push({ meterId, lowerUs: newest.firstUs });
+      }
+    }
+    const [refined, firstAfter] = await Promise.all([
+      this.readings.lastReadingBetween(
+        refine.map((r) => r.meterId),
+        refine.map((r) => r.lowerUs),
+        series,
+        atUs,
+      ),
+      this.readings.firstBucketAfter(nothingBefore, series, atUs),
+    ]);
+    for (const point of refined) {
+      registers.set(point.meterId, { tsUs: point.tsUs, value: point.value, unit: point.unit, after: false });
+    }
+    for (const edge of firstAfter) {
+      registers.set(edge.meterId, {
+        tsUs: edge.firstUs,
+        value: edge.firstValue,
+        unit: edge.unit,
+        after: true,
+      });
+    }
+    return registers;
+  }
+}
+
+function registerValue(register: Register): RegisterValue {
+  return { ts: isoOfUs(register.tsUs), value: register.value, afterBoundary: register.after };
+}
