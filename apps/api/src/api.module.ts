@@ -31,6 +31,14 @@ import { EventsRepository } from './events/events.repository';
 import { DecryptController } from './decrypt/decrypt.controller';
 import { TelegramDecrypter } from './decrypt/telegram-decrypter';
 import { OperationsController } from './http/health.controller';
+import { MeterGroupsController } from './meters/meter-groups.controller';
+import { MeterGroupsRepository } from './meters/meter-groups.repository';
+import { MeterImportController } from './meters/meter-import.controller';
+import { MeterImporter } from './meters/meter-importer';
+import { MetersController } from './meters/meters.controller';
+import { MetersRepository } from './meters/meters.repository';
+import { UnknownMetersController } from './meters/unknown-meters.controller';
+import { UnknownMeters } from './meters/unknown-meters';
 import { KeyImportController } from './keys/key-import.controller';
 import { MeterKeysController } from './keys/meter-keys.controller';
 import { MeterKeyVault } from './keys/meter-key-vault';
@@ -100,6 +108,10 @@ export class ApiModule {
         TowersController,
         FlatsController,
         MeterPlacementController,
+        MeterImportController,
+        MetersController,
+        MeterGroupsController,
+        UnknownMetersController,
         ApiKeysController,
         ReadingsController,
         MeterKeysController,
@@ -123,6 +135,10 @@ export class ApiModule {
           useValue: new SessionService(deps.pool, deps.accessTokens, audit, deps.refreshTokenTtlSeconds),
         },
         { provide: StructureRepository, useValue: new StructureRepository(deps.pool) },
+        { provide: MetersRepository, useValue: new MetersRepository(deps.pool) },
+        { provide: MeterGroupsRepository, useValue: new MeterGroupsRepository(deps.pool) },
+        { provide: MeterImporter, useValue: new MeterImporter(deps.pool) },
+        { provide: UnknownMeters, useValue: new UnknownMeters(deps.pool, deps.meterKeyCipher) },
         { provide: UserAdminRepository, useValue: new UserAdminRepository(deps.pool) },
         { provide: ApiKeyAdminRepository, useValue: new ApiKeyAdminRepository(deps.pool) },
         { provide: EventsRepository, useValue: new EventsRepository(deps.pool) },
