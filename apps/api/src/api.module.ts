@@ -15,6 +15,7 @@ import {
   type RateLimits,
 } from '@hes/auth';
 import type { ReadingCache } from '@hes/cache';
+import type { WebSocketConfig } from '@hes/config';
 import type { MeterKeyCipher } from '@hes/keys';
 import { HES_METRICS, type HealthChecks, type HesMetrics } from '@hes/metrics';
 import type Redis from 'ioredis';
@@ -42,6 +43,8 @@ import { UnknownMeters } from './meters/unknown-meters';
 import { KeyImportController } from './keys/key-import.controller';
 import { MeterKeysController } from './keys/meter-keys.controller';
 import { MeterKeyVault } from './keys/meter-key-vault';
+import { createLiveContext } from './live/live-context';
+import { LIVE_CONTEXT, LiveGateway } from './live/live.gateway';
 import { ConsumptionCalculator } from './readings/consumption';
 import { LatestReadings } from './readings/latest-readings';
 import { ReadingsController } from './readings/readings.controller';
@@ -70,6 +73,8 @@ export interface ApiDependencies {
   /** Prefix of the rate limiter's Redis keys (tests use their own). */
   rateLimitKeyPrefix: string;
   healthChecks: HealthChecks;
+  /** Limits of the live WebSocket gateway (/api/v1/ws); its channels are readingCache's. */
+  websocket: WebSocketConfig;
   /** Where meter commands are produced (the commands topic); resolves once the broker acknowledged. */
   commands: MeterCommandSink;
   /** Encrypts meter keys at rest (from HES_MASTER_KEY); without it the key endpoints answer 503. */
@@ -149,6 +154,16 @@ export class ApiModule {
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
         { provide: ReadingsRepository, useValue: readings },
         { provide: ConsumptionCalculator, useValue: new ConsumptionCalculator(readings) },
+        {
+          provide: LIVE_CONTEXT,
+          inject: [Authenticator],
+          useFactory: (authenticator: Authenticator) =>
+            createLiveContext(
+              { ...deps, keys: deps.readingCache.keys, settings: deps.websocket },
+              authenticator,
+            ),
+        },
+        LiveGateway,
         // Order matters: authentication first, so the rate limiter can key on the principal.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: PrincipalThrottlerGuard },

@@ -1,5 +1,6 @@
 import { RequestMethod, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { ApiModule, type ApiDependencies } from './api.module';
@@ -18,6 +19,8 @@ export async function createApiApp(
 ): Promise<{ app: INestApplication; openApi: OpenAPIObject }> {
   const app = await NestFactory.create(ApiModule.register(deps), { bufferLogs: true });
   app.useLogger(app.get(Logger));
+  // Plain WebSocket (RFC 6455) for the live gateway, so any client library can connect; no socket.io protocol.
+  app.useWebSocketAdapter(new WsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health', method: RequestMethod.GET },

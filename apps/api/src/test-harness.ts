@@ -10,6 +10,7 @@ import {
 } from '@hes/auth';
 import { ReadingCache } from '@hes/cache';
 import { MeterKeyCipher } from '@hes/keys';
+import { loadConfig, type WebSocketConfig } from '@hes/config';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
@@ -44,6 +45,10 @@ export interface HarnessOptions {
   oidc?: OidcVerifier;
   /** Reuse a database another harness created (several apps over one schema). */
   database?: TestDatabase;
+  /** Prefix of the cache's keys and live channels; a fresh one by default (two apps share one to fan out). */
+  cacheKeyPrefix?: string;
+  /** Live gateway limits over the defaults of an empty environment. */
+  websocket?: Partial<WebSocketConfig>;
   /** Where meter commands go; by default the local Kafka's `hes.commands`, connected on the first command only. */
   commands?: MeterCommandSink;
 }
@@ -56,7 +61,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
   const prefix = `${uniqueName('hes_api_test')}:`;
   const readingCache = new ReadingCache({
     url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    keyPrefix: prefix,
+    keyPrefix: options.cacheKeyPrefix ?? prefix,
   });
   await readingCache.connect();
   const meterKeyCipher = new MeterKeyCipher(randomBytes(32));
@@ -81,6 +86,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     oidc: options.oidc,
     rateLimits: options.rateLimits ?? { requestsPerMinute: 100_000, loginAttemptsPerMinute: 100_000 },
     rateLimitKeyPrefix: prefix,
+    websocket: { ...loadConfig({}).api.websocket, ...options.websocket },
     healthChecks: {
       database: async () => {
         await pool.query('SELECT 1');

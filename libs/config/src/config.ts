@@ -76,6 +76,25 @@ export interface ApiConfig {
     /** Login attempts per minute per client address. */
     readonly loginAttemptsPerMinute: number;
   };
+  readonly websocket: WebSocketConfig;
+}
+
+/** The live WebSocket gateway (`/api/v1/ws`): per-connection limits and how subscriptions are kept current. */
+export interface WebSocketConfig {
+  /** Messages per second at most per connection; readings in between are coalesced to the latest per meter+quantity. */
+  readonly maxMessagesPerSecond: number;
+  /** How long a connection without an Authorization header has to send its `auth` message. */
+  readonly authTimeoutMs: number;
+  /** A connection whose unsent socket buffer grows past this is a slow consumer and is closed. */
+  readonly maxBufferedBytes: number;
+  /** Events and distinct meter+quantity readings waiting for the next flush, at most, before the connection is closed. */
+  readonly maxQueuedItems: number;
+  /** Stored readings (and, separately, events) sent at most when a subscription asks for `since`. */
+  readonly backfillLimit: number;
+  /** How often the meters behind each subscription (society, group, meter) are re-read from the database. */
+  readonly membershipRefreshMs: number;
+  /** Subscriptions per connection, at most. */
+  readonly maxSubscriptions: number;
 }
 
 export interface ConfigIssue {
@@ -328,6 +347,15 @@ function parseApi(reader: EnvReader): ApiConfig {
     rateLimit: Object.freeze({
       requestsPerMinute: reader.int('API_RATE_LIMIT_PER_MINUTE', 1, 1_000_000, 600),
       loginAttemptsPerMinute: reader.int('API_LOGIN_RATE_LIMIT_PER_MINUTE', 1, 10_000, 10),
+    }),
+    websocket: Object.freeze({
+      maxMessagesPerSecond: reader.int('WS_MAX_MESSAGES_PER_SECOND', 1, 1000, 10),
+      authTimeoutMs: reader.int('WS_AUTH_TIMEOUT_MS', 100, 60_000, 5000),
+      maxBufferedBytes: reader.int('WS_MAX_BUFFERED_BYTES', 65_536, 1_073_741_824, 8_388_608),
+      maxQueuedItems: reader.int('WS_MAX_QUEUED_ITEMS', 100, 10_000_000, 200_000),
+      backfillLimit: reader.int('WS_BACKFILL_LIMIT', 1, 1_000_000, 10_000),
+      membershipRefreshMs: reader.int('WS_MEMBERSHIP_REFRESH_MS', 1000, 3_600_000, 30_000),
+      maxSubscriptions: reader.int('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 1000),
     }),
   });
 }

@@ -9,6 +9,7 @@ export type {
   StorageDialect,
   ApiConfig,
   OidcConfig,
+  WebSocketConfig,
 } from './config';
 export { SecretKey } from './secret-key';
 export { ConfigModule, HES_CONFIG } from './config.module';

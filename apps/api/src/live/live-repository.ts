@@ -1,0 +1,128 @@
+import type { Pool } from 'pg';
+import type { LiveEvent, LiveReading } from './live-protocol';
+
+/** A meter's place as the live gateway routes by it. */
+export interface MeterPlacement {
+  meterId: string;
+  societyId: string | null;
+  groupId: number;
+}
+
+export interface Backfill<T> {
+  items: T[];
+  /** More rows matched than the limit allowed; the oldest `limit` are in `items`. */
+  truncated: boolean;
+}
+
+interface PlacementRow {
+  meter_id: string;
+  society_id: string | null;
+  group_id: number;
+}
+
+interface ReadingRow {
+  meter_id: string;
+  quantity: string;
+  storage: number;
+  tariff: number;
+  unit: string;
+  value: number;
+  ts_ms: string;
+}
+
+interface EventRow {
+  meter_id: string;
+  kind: string;
+  ts_ms: string;
+  details: Record<string, unknown>;
+}
+
+/** The database reads of the live gateway: where meters are (refreshed), and stored readings/events for `since`. */
+export class LiveRepository {
+  constructor(private readonly pool: Pool) {}
+
+  async placementsOfMeters(meterIds: readonly string[]): Promise<MeterPlacement[]> {
+    return this.placements('meter_id = ANY($1::text[])', [meterIds]);
+  }
+
+  async placementsInSocieties(societyIds: readonly string[]): Promise<MeterPlacement[]> {
+    return this.placements('society_id = ANY($1::uuid[])', [societyIds]);
+  }
+
+  async placementsInGroups(groupIds: readonly number[]): Promise<MeterPlacement[]> {
+    return this.placements('group_id = ANY($1::int[])', [groupIds]);
+  }
+
+  async societyExists(societyId: string): Promise<boolean> {
+    const result = await this.pool.query('SELECT 1 FROM societies WHERE id = $1', [societyId]);
+    return result.rowCount === 1;
+  }
+
+  async groupExists(groupId: number): Promise<boolean> {
+    const result = await this.pool.query('SELECT 1 FROM meter_groups WHERE id = $1', [groupId]);
+    return result.rowCount === 1;
+  }
+
+  /** Readings stored with ts after `since`, oldest first (ts, then the series key), at most `limit`. */
+  async readingsSince(
+    meterIds: readonly string[],
+    since: Date,
+    limit: number,
+  ): Promise<Backfill<LiveReading>> {
+    const result = await this.pool.query<ReadingRow>(
+      `SELECT meter_id, quantity, storage, tariff, unit, value, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms
+       FROM readings
+       WHERE meter_id = ANY($1::text[]) AND ts > $2
+       ORDER BY ts, meter_id, quantity, storage, tariff
+       LIMIT $3`,
+      [meterIds, since, limit + 1],
+    );
+    const rows = result.rows.slice(0, limit);
+    return {
+      truncated: result.rows.length > limit,
+      items: rows.map((row) => ({
+        meterId: row.meter_id,
+        quantity: row.quantity,
+        storage: row.storage,
+        tariff: row.tariff,
+        unit: row.unit,
+        value: row.value,
+        ts: new Date(Number(row.ts_ms)).toISOString(),
+      })),
+    };
+  }
+
+  /** Events with ts after `since`, oldest first, at most `limit`. */
+  async eventsSince(meterIds: readonly string[], since: Date, limit: number): Promise<Backfill<LiveEvent>> {
+    const result = await this.pool.query<EventRow>(
+      `SELECT meter_id, kind, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, details
+       FROM events
+       WHERE meter_id = ANY($1::text[]) AND ts > $2
+       ORDER BY ts, id
+       LIMIT $3`,
+      [meterIds, since, limit + 1],
+    );
+    const rows = result.rows.slice(0, limit);
+    return {
+      truncated: result.rows.length > limit,
+      items: rows.map((row) => ({
+        meterId: row.meter_id,
+        kind: row.kind,
+        ts: new Date(Number(row.ts_ms)).toISOString(),
+        details: row.details,
+      })),
+    };
+  }
+
+  private async placements(condition: string, params: unknown[]): Promise<MeterPlacement[]> {
+    const result = await this.pool.query<PlacementRow>(
+      `SELECT meter_id, society_id, group_id FROM meters WHERE ${condition}`,
+      params,
+    );
+    return result.rows.map((row) => ({
+      meterId: row.meter_id,
+      societyId: row.society_id,
+      groupId: row.group_id,
+    }));
+  }
+}
