@@ -1,6 +1,7 @@
 import { RequestMethod, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { ApiModule, type ApiDependencies } from './api.module';
@@ -17,8 +18,12 @@ export const API_PREFIX = 'api/v1';
 export async function createApiApp(
   deps: ApiDependencies,
 ): Promise<{ app: INestApplication; openApi: OpenAPIObject }> {
-  const app = await NestFactory.create(ApiModule.register(deps), { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register(deps), {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
+  // JSON bodies up to 1 MB: a full decrypt batch (1,000 telegrams of up to 512 hex digits) is about 530 kB.
+  app.useBodyParser('json', { limit: '1mb' });
   // Plain WebSocket (RFC 6455) for the live gateway, so any client library can connect; no socket.io protocol.
   app.useWebSocketAdapter(new WsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {

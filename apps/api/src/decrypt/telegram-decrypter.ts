@@ -58,7 +58,7 @@ export class TelegramDecrypter {
       const result = decodeTelegram(telegram, {
         formats,
         key: (meterId) => {
-          keyRequests.add(meterId);
+          keyRequests.add(meterId.toUpperCase());
           return undefined;
         },
       });
@@ -68,7 +68,8 @@ export class TelegramDecrypter {
     const seen = new Set<string>();
     for (const pass of firstPass) {
       if (typeof pass === 'string') continue;
-      if (pass.result.header) seen.add(pass.result.header.id);
+      const identity = meterIdOf(pass);
+      if (identity !== null) seen.add(identity);
       for (const meterId of pass.keyRequests) seen.add(meterId);
     }
     const meters = await this.vault.metersInTenant(principal, [...seen]);
@@ -83,7 +84,7 @@ export class TelegramDecrypter {
         if (typeof pass === 'string') {
           return { index, ok: false, meterId: null, error: { code: 'BAD_INPUT', message: pass } };
         }
-        const meterId = pass.result.header?.id ?? [...pass.keyRequests].at(-1) ?? null;
+        const meterId = meterIdOf(pass);
         if (meterId === null) return failure(index, null, pass.result);
         if (!meters.has(meterId)) {
           return {
@@ -97,7 +98,7 @@ export class TelegramDecrypter {
         if (!result.ok && pass.keyRequests.size > 0) {
           result = decodeTelegram(pass.telegram, {
             formats,
-            key: (id) => (meters.has(id) ? keys.get(id) : undefined),
+            key: (id) => keys.get(id.toUpperCase()),
           });
           const unreadableKey = [...pass.keyRequests].find((id) => unreadable.has(id));
           if (result.error?.code === 'NO_KEY' && unreadableKey !== undefined) {
@@ -133,6 +134,14 @@ export class TelegramDecrypter {
     }
     return store;
   }
+}
+
+/**
+ * The meter a telegram is from, upper-case as the registry stores ids: the identity the decoder settled on (TPL
+ * long header over ELL over DLL address), or, when it stopped before that, the last address it asked a key for.
+ */
+function meterIdOf(pass: FirstPass): string | null {
+  return (pass.result.header?.id ?? [...pass.keyRequests].at(-1))?.toUpperCase() ?? null;
 }
 
 function success(index: number, meterId: string, result: DecodeResult): DecryptResult {
