@@ -4,7 +4,6 @@ import {
   HttpCode,
   HttpStatus,
   Inject,
-  PayloadTooLargeException,
   Post,
   Query,
   Req,
@@ -30,6 +29,7 @@ import { IsNotEmpty, IsString } from 'class-validator';
 import type { Request } from 'express';
 import { ApiErrorResponse, ApiValidationException, errorBody } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
+import { readTextBody } from '../http/text-body';
 import { parseKeyCsv } from './key-csv';
 import { KEY_WRITERS, KeyImporter, type KeyImportCandidate } from './key-importer';
 import { KemFileError, meterIdOfSerialNumber, readKemFile } from './kem-file';
@@ -50,20 +50,6 @@ function parseDryRun(value: string | undefined): boolean {
   if (value === undefined || value === '' || value === 'false') return false;
   if (value === 'true') return true;
   throw new ApiValidationException([{ field: 'dryRun', message: 'must be true or false' }]);
-}
-
-/** A text/csv request body, read here because the app only parses JSON bodies. */
-async function readTextBody(request: Request): Promise<Buffer | undefined> {
-  if (!request.is(['text/csv', 'text/plain'])) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_KEY_FILE_BYTES)
-      throw new PayloadTooLargeException(`the file is larger than ${MAX_KEY_FILE_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The non-file fields of the KEM upload form. */
@@ -123,7 +109,7 @@ export class KeyImportController {
     @ClientIp() ip?: string,
   ): Promise<KeyImportResponse> {
     const dryRun = parseDryRun(dryRunParam);
-    const content = file?.buffer ?? (await readTextBody(request));
+    const content = file?.buffer ?? (await readTextBody(request, MAX_KEY_FILE_BYTES));
     if (!content) {
       throw new ApiValidationException([
         { field: 'file', message: 'send the CSV as multipart field "file" or as a text/csv body' },
