@@ -64,6 +64,34 @@ describe('meter groups and unknown meters', () => {
     await harness?.close();
   });
 
+  it('documents every meters endpoint in the served OpenAPI document', async () => {
+    const served = (await harness.http().get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { summary?: string; responses: Record<string, unknown> }>>;
+    };
+    const operations: [string, string, string][] = [
+      ['/api/v1/meters', 'get', '200'],
+      ['/api/v1/meters', 'post', '201'],
+      ['/api/v1/meters/{meterId}', 'get', '200'],
+      ['/api/v1/meters/{meterId}', 'patch', '200'],
+      ['/api/v1/meters/{meterId}', 'delete', '204'],
+      ['/api/v1/meters/import', 'post', '200'],
+      ['/api/v1/meter-groups', 'get', '200'],
+      ['/api/v1/meter-groups', 'post', '201'],
+      ['/api/v1/unknown-meters', 'get', '200'],
+      ['/api/v1/unknown-meters/{meterId}/register', 'post', '201'],
+    ];
+    for (const [path, method, status] of operations) {
+      const operation = served.paths[path]?.[method];
+      expect({
+        path,
+        method,
+        documented: Boolean(operation?.summary),
+        status: Boolean(operation?.responses[status]),
+      }).toEqual({ path, method, documented: true, status: true });
+    }
+    expect(served.paths['/api/v1/unknown-meters'].get.description).toMatch(/belong to no tenant/);
+  });
+
   it('lists meter groups to every caller and lets only platform admins create them', async () => {
     const created = await as(tokens.root)
       .post('/meter-groups', { name: 'east', description: 'east zone' })
