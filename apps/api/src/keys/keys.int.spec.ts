@@ -373,6 +373,27 @@ describe('meter keys API', () => {
     );
   });
 
+  it('documents the uploads as multipart forms in the OpenAPI document', async () => {
+    const document = (await harness.http().get('/docs-json')).body as {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: object }> } }>
+      >;
+    };
+    expect(
+      document.paths['/api/v1/keys/import/kem'].post.requestBody!.content['multipart/form-data'].schema,
+    ).toEqual({
+      type: 'object',
+      required: ['file', 'password'],
+      properties: { file: { type: 'string', format: 'binary' }, password: { type: 'string' } },
+    });
+    expect(Object.keys(document.paths['/api/v1/keys/import'].post.requestBody!.content)).toEqual([
+      'multipart/form-data',
+      'text/csv',
+    ]);
+    expect(Object.keys(document.paths['/api/v1/meters/{meterId}/key'])).toEqual(['get', 'put', 'delete']);
+  });
+
   it('never puts key material in a response body or an audit entry', async () => {
     const audit = (await harness.pool.query('SELECT details::text AS details FROM audit_log')).rows
       .map((row: { details: string }) => row.details)
