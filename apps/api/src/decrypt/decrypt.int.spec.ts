@@ -232,6 +232,13 @@ describe('decrypt service', () => {
     const large = await post(viewerA, '/decrypt/batch', { items: Array(1000).fill({ telegram: largest }) });
     expect(large.status).toBe(200);
     expect(large.body.failed).toBe(1000);
+    const oversized = await post(viewerA, '/decrypt/batch', { items: [{ telegram: 'A'.repeat(1_100_000) }] });
+    expect(oversized.status).toBe(413);
+    expect(oversized.body.error).toEqual({
+      code: 'payload_too_large',
+      message: 'request entity too large',
+      details: [],
+    });
   });
 
   it('never returns key material', () => {

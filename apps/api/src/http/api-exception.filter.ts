@@ -37,6 +37,15 @@ function isApiErrorResponse(value: unknown): value is ApiErrorResponse {
 }
 
 /**
+ * The status of an error Express middleware raised for the client's request (http-errors convention, e.g. the
+ * body parser's 413 for a body over its limit): a 4xx the raiser marked as safe to show.
+ */
+function exposedClientErrorStatus(exception: unknown): number | undefined {
+  const { status, expose } = (exception ?? {}) as { status?: unknown; expose?: unknown };
+  return typeof status === 'number' && status >= 400 && status < 500 && expose === true ? status : undefined;
+}
+
+/**
  * Turns every exception into `{ error: { code, message, details } }`. HTTP exceptions keep their status and
  * message; anything else is logged with its stack and answered 500 with a fixed message, so no stack trace, SQL
  * or internal detail reaches a client.
@@ -72,6 +81,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
           ? message
           : exception.message;
       return { status, body: errorBody(code, text) };
+    }
+    const clientStatus = exposedClientErrorStatus(exception);
+    if (clientStatus !== undefined) {
+      const code = ERROR_CODES[clientStatus] ?? 'bad_request';
+      return { status: clientStatus, body: errorBody(code, (exception as Error).message) };
     }
     const pgCode = (exception as { code?: unknown } | null)?.code;
     if (typeof pgCode === 'string' && PG_CLIENT_ERRORS[pgCode]) {
