@@ -61,8 +61,12 @@ interface FlatRef {
 interface References {
   groups: Map<string, number>;
   societies: Map<string, SocietyRef>;
-  towers: TowerRef[];
-  flats: FlatRef[];
+  towersById: Map<string, TowerRef>;
+  /** society id → tower name → tower */
+  towersByName: Map<string, Map<string, TowerRef>>;
+  flatsById: Map<string, FlatRef>;
+  /** tower id → flat name → flat */
+  flatsByName: Map<string, Map<string, FlatRef>>;
   existing: Map<string, { societyId: string | null }>;
 }
 
@@ -148,8 +152,10 @@ export class MeterImporter {
     return {
       groups: groupMap,
       societies,
-      towers: towers.rows,
-      flats: flats.rows,
+      towersById: new Map(towers.rows.map((tower) => [tower.id, tower])),
+      towersByName: indexByName(towers.rows, (tower) => tower.societyId),
+      flatsById: new Map(flats.rows.map((flat) => [flat.id, flat])),
+      flatsByName: indexByName(flats.rows, (flat) => flat.towerId),
       existing: new Map(existing.rows.map((meter) => [meter.meterId, { societyId: meter.societyId }])),
     };
   }
@@ -311,7 +317,7 @@ function resolveFlat(
 ): string | undefined {
   const flatRef = row.flat ?? '';
   if (UUID.test(flatRef)) {
-    const flat = references.flats.find((candidate) => candidate.id === flatRef.toLowerCase());
+    const flat = references.flatsById.get(flatRef.toLowerCase());
     if (!flat || flat.societyId !== societyId) {
       fail('flat', "not found in the meter's society");
       return undefined;
@@ -323,18 +329,14 @@ function resolveFlat(
     return undefined;
   }
   const towerRef = row.tower;
-  const tower = references.towers.find(
-    (candidate) =>
-      candidate.societyId === societyId &&
-      (UUID.test(towerRef) ? candidate.id === towerRef.toLowerCase() : candidate.name === towerRef),
-  );
-  if (!tower) {
+  const tower = UUID.test(towerRef)
+    ? references.towersById.get(towerRef.toLowerCase())
+    : references.towersByName.get(societyId)?.get(towerRef);
+  if (!tower || tower.societyId !== societyId) {
     fail('tower', "not found in the meter's society");
     return undefined;
   }
-  const flat = references.flats.find(
-    (candidate) => candidate.towerId === tower.id && candidate.name === flatRef,
-  );
+  const flat = references.flatsByName.get(tower.id)?.get(flatRef);
   if (!flat) {
     fail('flat', `not found in tower ${tower.name}`);
     return undefined;
@@ -424,6 +426,20 @@ async function updateMeters(client: Client, plans: readonly PlannedRow[]): Promi
     ],
   );
   return new Set(result.rows.map((row) => row.meterId));
+}
+
+/** Rows by name within their parent (names are unique per parent). */
+function indexByName<T extends { name: string }>(
+  rows: readonly T[],
+  parentOf: (row: T) => string,
+): Map<string, Map<string, T>> {
+  const index = new Map<string, Map<string, T>>();
+  for (const row of rows) {
+    let byName = index.get(parentOf(row));
+    if (!byName) index.set(parentOf(row), (byName = new Map()));
+    byName.set(row.name, row);
+  }
+  return index;
 }
 
 function distinct(values: readonly (string | undefined)[]): string[] {

@@ -66,7 +66,10 @@ describe('meter groups and unknown meters', () => {
 
   it('documents every meters endpoint in the served OpenAPI document', async () => {
     const served = (await harness.http().get('/docs-json').expect(200)).body as {
-      paths: Record<string, Record<string, { summary?: string; responses: Record<string, unknown> }>>;
+      paths: Record<
+        string,
+        Record<string, { summary?: string; description?: string; responses: Record<string, unknown> }>
+      >;
     };
     const operations: [string, string, string][] = [
       ['/api/v1/meters', 'get', '200'],
