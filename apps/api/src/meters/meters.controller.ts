@@ -208,6 +208,8 @@ export class MetersController {
     const changed = (Object.keys(body) as (keyof UpdateMeterRequest)[]).filter(
       (field) => body[field] !== undefined,
     );
+    if (changed.length === 0)
+      return MeterDetailResponse.withLatest(meter, await this.latest.ofMeter(meter.meterId));
     if (roleIn(principal, meter.societyId) === 'field_operator') {
       const refused = changed.filter((field) => !INSTALLATION_FIELDS.includes(field));
       if (refused.length > 0)

@@ -161,6 +161,10 @@ describe('meters API', () => {
     );
     expect(Date.parse(updated.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.body.updatedAt));
 
+    // An empty change changes nothing and is not audited.
+    const unchanged = await adminA.patch('/meters/A1B2C3D4', {}).expect(200);
+    expect(unchanged.body.updatedAt).toBe(updated.body.updatedAt);
+
     const conflict = await adminA
       .post('/meters', {
         meterId: 'A1B2C3D4',
