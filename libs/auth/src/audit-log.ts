@@ -64,6 +64,26 @@ export class AuditLog {
     );
   }
 
+  /** Writes many entries in one statement (bulk operations such as key imports), in the given order. */
+  async writeMany(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.pool.query(
+      `INSERT INTO audit_log (actor, action, target, society_id, details, ip)
+       SELECT actor, action, target, society_id, details, ip
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[], $6::text[])
+         WITH ORDINALITY AS entry (actor, action, target, society_id, details, ip, position)
+       ORDER BY position`,
+      [
+        entries.map((entry) => entry.actor),
+        entries.map((entry) => entry.action),
+        entries.map((entry) => entry.target ?? null),
+        entries.map((entry) => entry.societyId ?? null),
+        entries.map((entry) => JSON.stringify(entry.details ?? {})),
+        entries.map((entry) => entry.ip ?? null),
+      ],
+    );
+  }
+
   /** Newest first; societyIds 'all' for every entry, else only entries of those societies. */
   async list(options: {
     societyIds: 'all' | readonly string[];

@@ -268,6 +268,33 @@ export class MeterKeyRepository {
     return result.rows[0];
   }
 
+  /**
+   * Stores or rotates many meters' keys in one statement (bulk imports), with the same version rule as `store`.
+   * `db` may be a client inside a transaction, so the keys commit together with what the caller writes alongside.
+   * Meter ids must be distinct. Returns the stored records in no particular order.
+   */
+  async storeMany(
+    keys: ReadonlyArray<{ meterId: string } & Omit<EncryptedMeterKeyRecord, 'meterId' | 'setAt'>>,
+    db: Pick<Pool, 'query'> = this.pool,
+  ): Promise<StoredMeterKey[]> {
+    if (keys.length === 0) return [];
+    const result = await db.query<StoredMeterKey>(
+      `INSERT INTO meter_keys AS k (meter_id, ciphertext, iv, tag, fingerprint)
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[])
+       ON CONFLICT (meter_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, iv = EXCLUDED.iv, tag = EXCLUDED.tag,
+         fingerprint = EXCLUDED.fingerprint, version = k.version + 1, set_at = clock_timestamp()
+       RETURNING meter_id AS "meterId", ciphertext, iv, tag, fingerprint, set_at AS "setAt", version`,
+      [
+        keys.map((key) => normaliseMeterId(key.meterId)),
+        keys.map((key) => key.ciphertext),
+        keys.map((key) => key.iv),
+        keys.map((key) => key.tag),
+        keys.map((key) => key.fingerprint),
+      ],
+    );
+    return result.rows;
+  }
+
   async load(meterId: string): Promise<StoredMeterKey | undefined> {
     return (
       await this.pool.query<StoredMeterKey>(`${METER_KEY_SELECT} WHERE meter_id = $1`, [

@@ -24,7 +24,7 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { AuditLog, CurrentPrincipal, Roles, type Principal } from '@hes/auth';
+import { CurrentPrincipal, Roles, type Principal } from '@hes/auth';
 import { IsNotEmpty, IsString } from 'class-validator';
 import type { Request } from 'express';
 import { ApiErrorResponse, ApiValidationException, errorBody } from '../http/api-error';
@@ -77,8 +77,8 @@ class KemImportForm {
 export class KeyImportController {
   private readonly importer: KeyImporter;
 
-  constructor(@Inject(MeterKeyVault) vault: MeterKeyVault, @Inject(AuditLog) audit: AuditLog) {
-    this.importer = new KeyImporter(vault, audit);
+  constructor(@Inject(MeterKeyVault) vault: MeterKeyVault) {
+    this.importer = new KeyImporter(vault);
   }
 
   @Post()

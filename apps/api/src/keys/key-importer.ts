@@ -1,6 +1,6 @@
-import { AuditLog, actorOf, roleIn, type Principal } from '@hes/auth';
+import { actorOf, roleIn, type Principal } from '@hes/auth';
 import type { KeyImportError, KeyImportResponse, KeyImportRow } from './keys.dto';
-import { MeterKeyVault, parseMeterKeyHex } from './meter-key-vault';
+import { MeterKeyVault, parseMeterKeyHex, type TenantMeter } from './meter-key-vault';
 
 /** One meter/key pair read from an import file, with where each value came from (for error reports). */
 export interface KeyImportCandidate {
@@ -14,6 +14,9 @@ export type KeyImportSource = 'csv' | 'kem';
 
 const METER_ID = /^[0-9A-Fa-f]{8}$/;
 
+/** Keys stored per transaction (with their audit entries): bounds statement size and lock time. */
+const STORE_CHUNK = 1000;
+
 /** Roles that may set meter keys in a society (platform admins everywhere). */
 export const KEY_WRITERS = ['society_admin'] as const;
 
@@ -24,10 +27,7 @@ export const KEY_WRITERS = ['society_admin'] as const;
  * exist. Each stored key is audit-logged with its fingerprint; a dry run stores and logs nothing.
  */
 export class KeyImporter {
-  constructor(
-    private readonly vault: MeterKeyVault,
-    private readonly audit: AuditLog,
-  ) {}
+  constructor(private readonly vault: MeterKeyVault) {}
 
   async import(
     principal: Principal,
@@ -49,59 +49,37 @@ export class KeyImporter {
     }
     const meters = await this.vault.metersInTenant(principal, [...firstRowOf.keys()]);
     const rows: KeyImportRow[] = [];
+    const accepted: Array<{ row: KeyImportRow; meterId: string; key: Buffer }> = [];
     try {
       for (const item of parsed) {
         const { candidate, meterId, key, errors } = item;
         if (meterId !== null && errors.every((error) => error.code !== 'duplicate')) {
-          const meter = meters.get(meterId);
-          if (!meter) {
-            errors.push({
-              column: candidate.meterId.column,
-              code: 'unknown_meter',
-              message: 'meter not found',
-            });
-          } else {
-            const role = roleIn(principal, meter.societyId);
-            if (role !== 'platform_admin' && !(KEY_WRITERS as readonly string[]).includes(role ?? '')) {
-              errors.push({
-                column: candidate.meterId.column,
-                code: 'forbidden',
-                message: `role ${role} in the meter's society may not set keys (needs ${KEY_WRITERS.join(' or ')})`,
-              });
-            }
+          errors.push(...this.accessErrors(principal, candidate, meters.get(meterId)));
+        }
+        const row: KeyImportRow = { row: candidate.row, meterId, status: 'failed', errors };
+        rows.push(row);
+        if (errors.length === 0 && key && meterId !== null) accepted.push({ row, meterId, key });
+      }
+      if (options.dryRun) {
+        for (const { row, key } of accepted)
+          Object.assign(row, { status: 'valid', fingerprint: this.vault.fingerprint(key) });
+      } else {
+        for (let start = 0; start < accepted.length; start += STORE_CHUNK) {
+          const chunk = accepted.slice(start, start + STORE_CHUNK);
+          const stored = await this.vault.storeMany(chunk, (meterId, info) => ({
+            actor: actorOf(principal),
+            action: 'meter_key.import',
+            target: `meter:${meterId}`,
+            societyId: meters.get(meterId)?.societyId ?? null,
+            details: { fingerprint: info.fingerprint, version: info.version, source: options.source },
+            ip: options.ip,
+          }));
+          for (const { row, meterId } of chunk) {
+            const info = stored.get(meterId);
+            if (!info) throw new Error(`meter key of ${meterId} was not stored`);
+            Object.assign(row, { status: 'imported', fingerprint: info.fingerprint, version: info.version });
           }
         }
-        if (errors.length > 0 || !key || meterId === null) {
-          rows.push({ row: candidate.row, meterId, status: 'failed', errors });
-          continue;
-        }
-        if (options.dryRun) {
-          rows.push({
-            row: candidate.row,
-            meterId,
-            status: 'valid',
-            fingerprint: this.vault.fingerprint(key),
-            errors,
-          });
-          continue;
-        }
-        const stored = await this.vault.store(meterId, key);
-        await this.audit.write({
-          actor: actorOf(principal),
-          action: 'meter_key.import',
-          target: `meter:${meterId}`,
-          societyId: meters.get(meterId)?.societyId ?? null,
-          details: { fingerprint: stored.fingerprint, version: stored.version, source: options.source },
-          ip: options.ip,
-        });
-        rows.push({
-          row: candidate.row,
-          meterId,
-          status: 'imported',
-          fingerprint: stored.fingerprint,
-          version: stored.version,
-          errors,
-        });
       }
     } finally {
       for (const item of parsed) item.key?.fill(0);
@@ -115,6 +93,25 @@ export class KeyImporter {
       failed,
       rows,
     };
+  }
+
+  /** Unknown (or another tenant's) meter, or a role in the meter's society that may not set keys. */
+  private accessErrors(
+    principal: Principal,
+    candidate: KeyImportCandidate,
+    meter: TenantMeter | undefined,
+  ): KeyImportError[] {
+    const column = candidate.meterId.column;
+    if (!meter) return [{ column, code: 'unknown_meter', message: 'meter not found' }];
+    const role = roleIn(principal, meter.societyId);
+    if (role === 'platform_admin' || (KEY_WRITERS as readonly string[]).includes(role ?? '')) return [];
+    return [
+      {
+        column,
+        code: 'forbidden',
+        message: `role ${role} in the meter's society may not set keys (needs ${KEY_WRITERS.join(' or ')})`,
+      },
+    ];
   }
 
   private validate(candidate: KeyImportCandidate): {

@@ -1,5 +1,5 @@
 import { ServiceUnavailableException } from '@nestjs/common';
-import { scopeToSocieties, type Principal } from '@hes/auth';
+import { AuditLog, scopeToSocieties, type AuditEntry, type Principal } from '@hes/auth';
 import { MeterKeyCipher, MeterKeyDecryptionError, METER_KEY_BYTES } from '@hes/keys';
 import { MeterKeyRepository } from '@hes/storage';
 import type { Pool } from 'pg';
@@ -56,6 +56,43 @@ export class MeterKeyVault {
     if (key.length !== METER_KEY_BYTES) throw new Error(`meter key must be ${METER_KEY_BYTES} bytes`);
     const stored = await this.repository.store(meterId, this.requireCipher().encrypt(meterId, key));
     return { fingerprint: stored.fingerprint, version: stored.version, setAt: stored.setAt };
+  }
+
+  /**
+   * Stores or rotates many keys, each with the audit entry `auditOf` makes from its stored record, in one
+   * transaction: either every key of the call and its entry are written, or none. Meter ids must be distinct.
+   */
+  async storeMany(
+    keys: ReadonlyArray<{ meterId: string; key: Buffer }>,
+    auditOf: (meterId: string, stored: MeterKeyInfo) => AuditEntry,
+  ): Promise<Map<string, MeterKeyInfo>> {
+    const cipher = this.requireCipher();
+    const encrypted = keys.map(({ meterId, key }) => ({ meterId, ...cipher.encrypt(meterId, key) }));
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const stored = await this.repository.storeMany(encrypted, client);
+      const infos = new Map<string, MeterKeyInfo>(
+        stored.map((row) => [
+          row.meterId,
+          { fingerprint: row.fingerprint, version: row.version, setAt: row.setAt },
+        ]),
+      );
+      await new AuditLog(client).writeMany(
+        keys.map(({ meterId }) => {
+          const info = infos.get(meterId);
+          if (!info) throw new Error(`meter key of ${meterId} was not stored`);
+          return auditOf(meterId, info);
+        }),
+      );
+      await client.query('COMMIT');
+      return infos;
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async info(meterId: string): Promise<MeterKeyInfo | undefined> {
