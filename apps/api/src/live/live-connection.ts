@@ -130,6 +130,15 @@ export class LiveConnection implements LiveSubscriber {
     this.send({ type: 'unsubscribed', subscription: key, reason });
   }
 
+  liveInterrupted(): void {
+    this.send(
+      errorMessage(
+        'live_interrupted',
+        'the live feed was interrupted; subscribe again with since (the newest ts received) to fill the gap',
+      ),
+    );
+  }
+
   /** Closes the connection with a code and reason the client sees, and stops all delivery to it at once. */
   close(code: number, reason: string, why: CloseReason): void {
     if (this.closed) return;

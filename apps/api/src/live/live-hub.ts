@@ -13,6 +13,8 @@ export interface LiveSubscriber {
   deliverEvent(event: CachedEvent): void;
   /** The hub ended a subscription (e.g. its meter moved to a society the subscriber cannot see). */
   subscriptionEnded(key: string, reason: string): void;
+  /** The Redis feed was down for a while: what was published meanwhile never reached this instance. */
+  liveInterrupted(): void;
 }
 
 /**
@@ -56,14 +58,27 @@ export class LiveHub {
   private readonly eventsChannelPrefix: string;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  private everListened = false;
+  private readonly firstListen: Promise<void>;
+  private markListening: () => void = () => undefined;
 
   constructor(private readonly options: LiveHubOptions) {
-    this.subscriber = options.redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+    this.subscriber = options.redis.duplicate({
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      // Re-subscribed by listen() instead, which knows when the subscription is back and tells the subscribers.
+      autoResubscribe: false,
+      // Named after the key prefix, so an operator can tell which deployment a subscriber belongs to.
+      connectionName: `hes-live-${options.keys.prefix}`,
+    });
     this.readingsChannelPrefix = options.keys.readingsByGroup('');
     this.eventsChannelPrefix = options.keys.eventsByGroup('');
     this.subscriber.on('error', (error: Error) =>
       this.logger.warn(`live subscriber connection error: ${error.message}`),
     );
+    this.firstListen = new Promise((resolve) => (this.markListening = resolve));
+    // Every (re)connection subscribes afresh; ioredis keeps reconnecting by itself after an outage.
+    this.subscriber.on('ready', () => void this.listen());
     this.subscriber.on('pmessage', (_pattern: string, channel: string, payload: string) =>
       this.route(channel, payload),
     );
@@ -71,10 +86,7 @@ export class LiveHub {
 
   async start(): Promise<void> {
     await this.subscriber.connect();
-    await this.subscriber.psubscribe(
-      `${globEscape(this.readingsChannelPrefix)}*`,
-      `${globEscape(this.eventsChannelPrefix)}*`,
-    );
+    await this.firstListen;
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.membershipRefreshMs);
     this.refreshTimer.unref();
   }
@@ -191,6 +203,36 @@ export class LiveHub {
         this.setMeters(topic, new Set(inScope(inGroup, topic.scope).map((p) => p.meterId)));
       }
     }
+  }
+
+  /**
+   * Subscribes to every group's channels on a fresh connection. After a reconnection, what was published while
+   * the connection was down never reached this instance: once the subscription is back, subscribers are told.
+   */
+  private async listen(): Promise<void> {
+    try {
+      await this.subscriber.psubscribe(
+        `${globEscape(this.readingsChannelPrefix)}*`,
+        `${globEscape(this.eventsChannelPrefix)}*`,
+      );
+    } catch (error) {
+      // The connection dropped again; its next 'ready' subscribes again.
+      this.logger.warn(`live subscription failed: ${error instanceof Error ? error.message : error}`);
+      return;
+    }
+    if (this.everListened) this.notifyInterrupted();
+    else this.markListening();
+    this.everListened = true;
+  }
+
+  private notifyInterrupted(): void {
+    const subscribers = new Set<LiveSubscriber>();
+    for (const topic of this.topics.values())
+      for (const subscriber of topic.subscribers) subscribers.add(subscriber);
+    this.logger.warn(
+      `live feed from Redis resumed after an interruption; told ${subscribers.size} connections`,
+    );
+    for (const subscriber of subscribers) subscriber.liveInterrupted();
   }
 
   private detach(topic: Topic, subscriber: LiveSubscriber): void {

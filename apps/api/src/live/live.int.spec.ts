@@ -442,4 +442,32 @@ describe('live gateway', () => {
       expect(update.readings).toEqual([expect.objectContaining({ meterId: 'A3000003', value: 555 })]);
     }
   });
+  it('tells subscribers when the Redis feed was interrupted, and delivers again once it is back', async () => {
+    const onFirst = await connectAs(viewerA, firstUrl);
+    const onSecond = await connectAs((await login(second, 'viewer-a@example.org')).accessToken, secondUrl);
+    for (const client of [onFirst, onSecond]) {
+      client.send({ type: 'subscribe', meterId: 'A3000003' });
+      await client.next('subscribed');
+    }
+    const clientList = (await first.redis.client('LIST')) as string;
+    const subscriberName = `hes-live-${first.readingCache.keys.prefix}`;
+    const ids = clientList
+      .split('\n')
+      .filter((line) => line.includes(` name=${subscriberName} `))
+      .map((line) => /^id=(\d+)/.exec(line)![1]);
+    // Both instances subscribe under the same prefix; interrupt them both.
+    expect(ids).toHaveLength(2);
+    for (const id of ids) await first.redis.client('KILL', 'ID', id);
+    for (const client of [onFirst, onSecond]) {
+      expect((await client.next('error')).error).toEqual({
+        code: 'live_interrupted',
+        message:
+          'the live feed was interrupted; subscribe again with since (the newest ts received) to fill the gap',
+        details: [],
+      });
+    }
+    await first.readingCache.applyReadings([reading('A3000003', 808, Date.now() + 120_000)]);
+    for (const client of [onFirst, onSecond])
+      expect((await client.next('update')).readings).toEqual([expect.objectContaining({ value: 808 })]);
+  });
 });
