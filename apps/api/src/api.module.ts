@@ -101,7 +101,9 @@ export class ApiModule {
         }),
         ThrottlerModule.forRoot({
           throttlers: rateLimitThrottlers(deps.rateLimits),
-          storage: new RedisThrottlerStorage(deps.redis, deps.rateLimitKeyPrefix),
+          storage: new RedisThrottlerStorage(deps.redis, deps.rateLimitKeyPrefix, {
+            fallback: () => deps.metrics.rateLimitFallbacks.inc(),
+          }),
         }),
       ],
       controllers: [

@@ -1,5 +1,10 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerOptions, type ThrottlerStorage } from '@nestjs/throttler';
+import { Injectable, Logger, type ExecutionContext } from '@nestjs/common';
+import {
+  ThrottlerGuard,
+  ThrottlerStorageService,
+  type ThrottlerOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { LOGIN_THROTTLE, type RequestWithPrincipal } from './decorators';
 import { actorOf } from './principal';
@@ -24,12 +29,34 @@ return {hits, windowLeft, 0, 0}`;
 /** What ThrottlerStorage.increment answers (the package does not export the type by name). */
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-/** @nestjs/throttler storage in Redis, so a limit holds across API instances. Keys live under `prefix`. */
+/** What the rate limiter reports about Redis outages (a log line per outage, a metric per fallback). */
+export interface RateLimitStorageEvents {
+  /** One check answered by the in-process limiter because Redis could not answer it. */
+  fallback?: () => void;
+  logger?: Pick<Logger, 'warn' | 'log'>;
+}
+
+/**
+ * @nestjs/throttler storage in Redis, so a limit holds across API instances. Keys live under `prefix`.
+ *
+ * When Redis is down the limiter degrades instead of failing every request: checks are answered by an
+ * in-process limiter with the same limits (@nestjs/throttler's own memory storage), so each instance enforces
+ * the limit on its own share of the traffic until Redis answers again. A client that is not connected is not
+ * waited for (its offline queue would hold every request for the reconnect delay); every fallback is counted
+ * and the outage is logged once when it starts and once when Redis is back.
+ */
 export class RedisThrottlerStorage implements ThrottlerStorage {
+  private readonly local = new ThrottlerStorageService();
+  private readonly logger: Pick<Logger, 'warn' | 'log'>;
+  private degraded = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+    private readonly events: RateLimitStorageEvents = {},
+  ) {
+    this.logger = events.logger ?? new Logger('RateLimiter');
+  }
 
   async increment(
     key: string,
@@ -39,21 +66,55 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
     const base = `${this.prefix}${throttlerName}:${key}`;
-    const [hits, windowLeftMs, blocked, blockLeftMs] = (await this.redis.eval(
-      INCREMENT,
-      2,
-      `${base}:hits`,
-      `${base}:block`,
-      String(ttl),
-      String(limit),
-      String(blockDuration),
-    )) as [number, number, number, number];
+    if (this.redis.status !== 'ready') {
+      return this.fallBack(base, ttl, limit, blockDuration, throttlerName, `Redis ${this.redis.status}`);
+    }
+    let reply: [number, number, number, number];
+    try {
+      reply = (await this.redis.eval(
+        INCREMENT,
+        2,
+        `${base}:hits`,
+        `${base}:block`,
+        String(ttl),
+        String(limit),
+        String(blockDuration),
+      )) as [number, number, number, number];
+    } catch (error) {
+      return this.fallBack(base, ttl, limit, blockDuration, throttlerName, (error as Error).message);
+    }
+    if (this.degraded) {
+      this.degraded = false;
+      this.logger.log('Redis answers again: rate limits are shared across instances again');
+    }
+    const [hits, windowLeftMs, blocked, blockLeftMs] = reply;
     return {
       totalHits: hits,
       timeToExpire: Math.max(0, Math.ceil(windowLeftMs / 1000)),
       isBlocked: blocked === 1,
       timeToBlockExpire: Math.max(0, Math.ceil(blockLeftMs / 1000)),
     };
+  }
+
+  /** Stops the in-process limiter's sweep timer (Nest calls this when the app closes). */
+  onApplicationShutdown(): void {
+    this.local.onApplicationShutdown();
+  }
+
+  private fallBack(
+    base: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+    reason: string,
+  ): Promise<ThrottlerStorageRecord> {
+    this.events.fallback?.();
+    if (!this.degraded) {
+      this.degraded = true;
+      this.logger.warn(`Redis unavailable (${reason}): rate limits enforced per instance until it is back`);
+    }
+    return this.local.increment(base, ttl, limit, blockDuration, throttlerName);
   }
 }
 

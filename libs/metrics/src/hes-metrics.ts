@@ -27,6 +27,7 @@ export class HesMetrics {
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly workerPoolUtilisation: Gauge<'pool'>;
   readonly cacheMisses: Counter<'operation'>;
+  readonly rateLimitFallbacks: Counter;
   private readonly knownLagSeries = new Map<string, { group: string; topic: string; partition: string }[]>();
 
   constructor(options: HesMetricsOptions) {
@@ -92,6 +93,11 @@ export class HesMetrics {
       name: 'hes_cache_misses_total',
       help: 'Cache operations that could not be served or applied (Redis unavailable or key absent), by operation.',
       labelNames: ['operation'],
+      registers,
+    });
+    this.rateLimitFallbacks = new Counter({
+      name: 'hes_rate_limit_fallbacks_total',
+      help: 'Rate-limit checks answered by the in-process limiter because Redis was unavailable.',
       registers,
     });
   }
