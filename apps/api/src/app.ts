@@ -25,7 +25,8 @@ export async function createApiApp(
   // JSON bodies up to 1 MB: a full decrypt batch (1,000 telegrams of up to 512 hex digits) is about 530 kB.
   app.useBodyParser('json', { limit: '1mb' });
   // Plain WebSocket (RFC 6455) for the live gateway, so any client library can connect; no socket.io protocol.
-  app.useWebSocketAdapter(new WsAdapter(app));
+  // Its connections parse their own frames (LiveConnection), so the adapter's dispatch is given nothing to do.
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health', method: RequestMethod.GET },
@@ -47,7 +48,8 @@ export async function createApiApp(
       .setTitle('HES API')
       .setDescription(
         'Head-end system REST API. Authenticate with a bearer access token (POST /api/v1/auth/login), an external ' +
-          "identity provider's JWT, or a society API key (X-API-Key). Errors: { error: { code, message, details } }.",
+          "identity provider's JWT, or a society API key (X-API-Key). Errors: { error: { code, message, details } }. " +
+          'Live readings and events: WebSocket at /api/v1/ws (protocol in README.md, "API: live readings over WebSocket").',
       )
       .setVersion('1')
       .addBearerAuth()
