@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, loadavg, totalmem } from 'node:os';
+import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
@@ -10,6 +10,14 @@ import { Client } from 'pg';
 import { generateApiKey } from '@hes/keys';
 import { computeConsumerLag } from '@hes/messaging';
 import { createPool, runMigrations } from '@hes/storage';
+import {
+  compiledRoot,
+  findRepoRoot,
+  kafkaMockPids,
+  kafkaMockRunning,
+  localStack as runLocalStack,
+  log as logLine,
+} from './bench-env';
 import { measureCopyCeiling } from './copy-ceiling';
 import { LatencyProbe } from './latency-probe';
 import { BenchProcess, sleep, waitForHttpOk } from './processes';
@@ -28,10 +36,11 @@ import { windowRates } from './stats';
  * (from a snapshot of dist/), the simulator sending over HTTP, the local PostgreSQL (a fresh database, plain
  * dialect), Redis, and a private Kafka mock — measured from outside: accepted telegrams/s, readings stored/s,
  * ingest → stored-and-cached latency per telegram, CPU and RSS per process, consumer lag against the mock's
- * retention, the exact count at the end, and the bare-COPY ceiling. Run after `npm run build`:
+ * retention, the exact count at the end, and the bare-COPY ceiling. Run from the compiled tree it belongs to
+ * (dist/ after `npm run build`, or a private `tsc --outDir` inside the checkout, which is then snapshotted):
  *   node dist/bench/pipeline/main.js --rate 20000 --duration 300
  */
-const repoRoot = path.resolve(__dirname, '../../..');
+const repoRoot = findRepoRoot();
 
 interface BenchOptions {
   rate: number;
@@ -105,44 +114,7 @@ function parseOptions(argv: string[]): BenchOptions {
   return options;
 }
 
-function log(message: string): void {
-  process.stderr.write(`bench-pipeline ${new Date().toISOString().slice(11, 19)} ${message}\n`);
-}
-
-/** Runs scripts/local-stack.sh; returns the environment it prints (KAFKA_BROKERS, DATABASE_URL, ...). */
-function localStack(command: 'up' | 'status' | 'down', kafkaPort: number): Record<string, string> {
-  const output = execFileSync('bash', [path.join(repoRoot, 'scripts/local-stack.sh'), command], {
-    env: { ...process.env, KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`, KAFKA_MOCK_BROKERS: '1' },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', command === 'status' ? 'ignore' : 'inherit'],
-  });
-  const env: Record<string, string> = {};
-  for (const match of output.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[match[1]] = match[2];
-  return env;
-}
-
-function kafkaMockRunning(kafkaPort: number): boolean {
-  try {
-    localStack('status', kafkaPort);
-    return true;
-  } catch (error) {
-    // status exits 1 when any service is down: look at the mock's own line.
-    const stdout = String((error as { stdout?: string }).stdout ?? '');
-    return /^kafka-mock\s+up/m.test(stdout);
-  }
-}
-
-/** The pid of the Kafka mock on `kafkaPort`, from the pid file local-stack.sh keeps. */
-function kafkaMockPids(kafkaPort: number): number[] {
-  const cacheDir =
-    process.env.HES_CACHE_DIR ??
-    (process.getuid?.() === 0 ? '/var/cache/hes' : path.join(homedir(), '.cache', 'hes'));
-  try {
-    return [Number(readFileSync(path.join(cacheDir, 'run', `kafka-mock-${kafkaPort}.pid`), 'utf8').trim())];
-  } catch {
-    return [];
-  }
-}
+const log = (message: string) => logLine('bench-pipeline', message);
 
 interface CounterPoint {
   atMs: number;
@@ -238,15 +210,15 @@ async function main(): Promise<void> {
   const machine = machineDescription();
   log(`run ${runId}, logs in ${path.relative(repoRoot, workDir)}; machine ${JSON.stringify(machine)}`);
 
-  // Snapshot of dist/: another `npm run build` in this checkout (it starts with rm -rf dist) must not pull
+  // Snapshot of the compiled tree: another `npm run build` in this checkout (it starts with rm -rf dist) must not pull
   // files from under the running processes (piscina loads its worker file when it spawns threads).
   const snapshot = path.join(workDir, 'dist');
-  cpSync(path.join(repoRoot, 'dist'), snapshot, { recursive: true });
+  cpSync(compiledRoot, snapshot, { recursive: true });
   symlinkSync(path.join(repoRoot, 'db'), path.join(workDir, 'db'));
   const script = (relative: string) => path.join(snapshot, relative);
 
-  const mockWasRunning = kafkaMockRunning(options.kafkaPort);
-  const stackEnv = localStack('up', options.kafkaPort);
+  const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
+  const stackEnv = runLocalStack(repoRoot, 'up', options.kafkaPort);
   const adminUrl = new URL(stackEnv.DATABASE_URL);
   const database = `hes_bench_pipeline_${runId}`;
   const databaseUrl = new URL(stackEnv.DATABASE_URL);
@@ -602,7 +574,7 @@ async function main(): Promise<void> {
     await pool.end();
     if (!options.keepDatabase) await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     await admin.end();
-    if (!mockWasRunning) localStack('down', options.kafkaPort);
+    if (!mockWasRunning) runLocalStack(repoRoot, 'down', options.kafkaPort);
     rmSync(snapshot, { recursive: true, force: true });
     if (existsSync(path.join(workDir, 'db'))) rmSync(path.join(workDir, 'db'));
   }

@@ -18,18 +18,18 @@ export class BenchProcess {
     });
   }
 
-  /** Runs `node <script> <args>` with stdout and stderr appended to `logFile` (stdout piped when asked). */
+  /** Runs `node [nodeArgs] <script> <args>` with stdout and stderr appended to `logFile` (stdout piped when asked). */
   static start(
     name: string,
     script: string,
     args: string[],
     env: NodeJS.ProcessEnv,
     logFile: string,
-    options: { pipeStdout?: boolean } = {},
+    options: { pipeStdout?: boolean; nodeArgs?: string[] } = {},
   ): BenchProcess {
     const log = openSync(logFile, 'a');
     try {
-      const child = spawn(process.execPath, [script, ...args], {
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
         env,
         stdio: ['ignore', options.pipeStdout ? 'pipe' : log, log],
       });

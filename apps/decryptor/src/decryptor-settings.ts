@@ -8,8 +8,11 @@ const int = (min: number) => z.coerce.number().int().min(min);
 
 const schema = z.object({
   DECRYPTOR_GROUP_ID: z.string().min(1).default('hes-decryptor'),
-  /** Partition batches in flight at once; more than the pool's threads keeps them busy while others store. */
-  DECRYPTOR_PARTITIONS_CONCURRENTLY: int(1).default(4),
+  /**
+   * Partition batches of one fetch handled together as one unit of work (one pool task, one transaction,
+   * one cache write, one produce). At least the partitions a member is assigned, so a fetch is one unit.
+   */
+  DECRYPTOR_PARTITIONS_CONCURRENTLY: int(1).default(256),
   DECRYPTOR_SESSION_TIMEOUT_MS: int(3000).default(30_000),
   DECRYPTOR_HEARTBEAT_INTERVAL_MS: int(100).default(3000),
   DECRYPTOR_MAX_WAIT_MS: int(10).default(500),

@@ -66,8 +66,9 @@ const MAINTENANCE_LOCK_ID = 4_711_020_252;
 const KEY_RELISTEN_MS = 5000;
 
 /**
- * The decryptor process: a consumer-group member on the raw telegram topic whose partition batches are
- * decoded in a worker pool and made durable by the BatchProcessor before their offsets are committed.
+ * The decryptor process: a consumer-group member on the raw telegram topic. The partition batches of each
+ * fetch are merged into one unit of work, decoded in one worker-pool task and made durable by the
+ * BatchProcessor in one storage transaction before their offsets are committed together.
  * Owns every connection it opens and closes them in dependency order on `stop`.
  */
 export class Decryptor {
@@ -218,9 +219,12 @@ export class Decryptor {
       );
       started.push(() => decryptor.stop());
       await decryptor.startBackgroundWork(keyRepository);
-      await batchConsumer.start(async (batch) => {
-        const summary = await processor.process(batch);
-        logger.debug({ topic: batch.topic, partition: batch.partition, ...summary }, 'batch stored');
+      await batchConsumer.startMerged(async (batches) => {
+        const summary = await processor.process(batches);
+        logger.debug(
+          { partitions: batches.map((b) => `${b.topic}/${b.partition}`), ...summary },
+          'batches stored',
+        );
       });
       decryptor.consumerRunning = true;
       logger.info(

@@ -23,6 +23,13 @@ export interface ConsumedBatch {
  */
 export type BatchHandler = (batch: ConsumedBatch) => Promise<number | void>;
 
+/**
+ * Processes the partition batches of one fetch together, as one unit of work (one storage transaction, one
+ * cache write, one produce for all of them). Resolving means every message of every batch is durably
+ * handled; throwing means none is, and all of them are redelivered after a back-off.
+ */
+export type MergedBatchHandler = (batches: ConsumedBatch[]) => Promise<void>;
+
 export interface BatchRetryInfo {
   topic: string;
   partition: number;
@@ -117,6 +124,93 @@ export class BatchConsumer {
     });
   }
 
+  /**
+   * Like `start`, but the batches kafkajs hands out together (the partitions of one fetch, up to
+   * `partitionsConsumedConcurrently` of them) reach the handler in one call. kafkajs gives every worker its
+   * batch in the same tick and fetches again only once all of them are done, so the batches are gathered
+   * until the next turn of the event loop and then handled as one unit; offsets of all partitions are
+   * committed in one request after the handler resolved.
+   */
+  async startMerged(handler: MergedBatchHandler): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: this.options.topics,
+      fromBeginning: this.options.fromBeginning ?? false,
+    });
+    let gathering: PendingBatch[] = [];
+    const handleGathered = () => {
+      const unit = gathering;
+      gathering = [];
+      void this.handleUnit(unit, handler);
+    };
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
+        if (batch.isEmpty() || !isRunning() || isStale()) return;
+        await new Promise<void>((resolve, reject) => {
+          if (gathering.length === 0) setImmediate(handleGathered);
+          gathering.push({
+            batch: {
+              topic: batch.topic,
+              partition: batch.partition,
+              messages: batch.messages,
+              highWatermark: batch.highWatermark,
+              heartbeat,
+              isActive: () => isRunning() && !isStale(),
+            },
+            resolveOffset,
+            pause,
+            isStale,
+            settle: (error) => (error === undefined ? resolve() : reject(error)),
+          });
+        });
+      },
+    });
+  }
+
+  /** Runs the handler over a gathered unit, then commits, or backs off every partition of the unit. */
+  private async handleUnit(unit: PendingBatch[], handler: MergedBatchHandler): Promise<void> {
+    try {
+      await handler(unit.map((pending) => pending.batch));
+    } catch (error) {
+      // One report for the unit; every partition of it is paused and redelivered.
+      unit.forEach((pending, i) => {
+        const { topic, partition } = pending.batch;
+        this.backOff(`${topic}/${partition}`, topic, partition, pending.pause, i === 0 ? error : undefined);
+      });
+      for (const pending of unit) pending.settle();
+      return;
+    }
+    const commits: Array<{ topic: string; partition: number; offset: string }> = [];
+    for (const pending of unit) {
+      if (pending.isStale()) continue;
+      const { topic, partition, messages } = pending.batch;
+      const last = messages[messages.length - 1].offset;
+      pending.resolveOffset(last);
+      commits.push({ topic, partition, offset: (BigInt(last) + 1n).toString() });
+      this.failures.delete(`${topic}/${partition}`);
+    }
+    if (commits.length > 0) {
+      try {
+        await this.consumer.commitOffsets(commits);
+      } catch (error) {
+        // Typically REBALANCE_IN_PROGRESS: the messages will be redelivered to whoever owns the partitions.
+        for (const { topic, partition } of commits)
+          this.options.onError?.(error, { topic, partition, commit: true });
+      }
+    }
+    let heartbeatError: unknown;
+    try {
+      await unit[0].batch.heartbeat();
+    } catch (error) {
+      // kafkajs learns of a rebalance this way: handed back through the batches' eachBatch calls.
+      heartbeatError = error;
+    }
+    for (const pending of unit) pending.settle(heartbeatError);
+  }
+
   async stop(): Promise<void> {
     for (const timer of this.resumeTimers) clearTimeout(timer);
     this.resumeTimers.clear();
@@ -141,4 +235,14 @@ export class BatchConsumer {
     this.resumeTimers.add(timer);
     if (error !== undefined) this.options.onError?.(error, { topic, partition, attempt, retryInMs });
   }
+}
+
+/** A batch kafkajs handed to eachBatch, waiting to be handled with the others of its fetch. */
+interface PendingBatch {
+  batch: ConsumedBatch;
+  resolveOffset: (offset: string) => void;
+  pause: () => () => void;
+  isStale: () => boolean;
+  /** Ends the batch's eachBatch call; an error is rethrown to kafkajs from it. */
+  settle: (error?: unknown) => void;
 }

@@ -181,6 +181,41 @@ describe('messaging against the local Kafka broker', () => {
     expect((await computeConsumerLag(admin, groupId, [topic])).total).toBe(0);
   });
 
+  it('hands the partition batches of one fetch to a merged handler together and commits them all', async () => {
+    const topic = uniqueTopicName('merged');
+    const groupId = uniqueName('merged');
+    await ensureTopics(admin, [{ topic, numPartitions: 4, replicationFactor: 1 }]);
+    const producer = new TelegramProducer(kafka, { topic });
+    await producer.connect();
+    const groups = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    await producer.send(groups.flatMap((group, g) => [0, 1, 2].map((i) => envelope('1', group, g * 3 + i))));
+    await producer.disconnect();
+    const partitionsUsed = new Set(groups.map((group) => partitionForGroup(group, 4))).size;
+
+    const units: Array<Array<{ partition: number; offsets: string[] }>> = [];
+    let failedOnce = false;
+    const consumer = new BatchConsumer(kafka.consumer({ groupId, ...consumerTimings }), {
+      topics: [topic],
+      fromBeginning: true,
+      partitionsConsumedConcurrently: 8,
+      initialBackoffMs: 100,
+    });
+    await consumer.startMerged(async (batches) => {
+      if (!failedOnce) {
+        failedOnce = true;
+        throw new Error('database unavailable');
+      }
+      units.push(batches.map((b) => ({ partition: b.partition, offsets: b.messages.map((m) => m.offset) })));
+    });
+    const handled = () => units.flat().reduce((sum, b) => sum + b.offsets.length, 0);
+    await waitUntil('every message handled', () => handled() >= 24);
+    await consumer.stop();
+    // The first unit failed and was redelivered whole; then one unit carried every partition of the fetch.
+    expect(handled()).toBe(24);
+    expect(units[0]).toHaveLength(partitionsUsed);
+    expect((await computeConsumerLag(admin, groupId, [topic])).total).toBe(0);
+  });
+
   it('counts lag from the log start for a group that never committed', async () => {
     const topic = uniqueTopicName('lag');
     await ensureTopics(admin, [{ topic, numPartitions: 2, replicationFactor: 1 }]);

@@ -96,11 +96,11 @@ function message(meterId: string, step: number, receivedAt = T0 + step * 16_000)
   };
 }
 
-function batch(messages: KafkaMessage[], active: () => boolean = () => true) {
+function batch(messages: KafkaMessage[], active: () => boolean = () => true, partition = 0) {
   let heartbeats = 0;
   const consumed: ConsumedBatch = {
     topic: 'raw',
-    partition: 0,
+    partition,
     messages,
     highWatermark: String(offset),
     heartbeat: async () => {
@@ -167,5 +167,40 @@ describe('BatchProcessor', () => {
     expect(first).toMatchObject({ duplicates: 1, decoded: 1 });
     expect(later).toMatchObject({ duplicates: 1, decoded: 1 });
     expect(readings.rows.size).toBe(8);
+  });
+
+  it('handles the batches of several partitions as one unit: one decode, one write, one publish', async () => {
+    const { processor, readings, published, deps } = setup();
+    const tasks: number[] = [];
+    const decode = deps.pool.run;
+    deps.pool = { run: async (task) => (tasks.push(task.ends.length), decode(task)) };
+    const malformed: KafkaMessage = { ...message(METERS[0], 7), value: Buffer.from([9, 9]), offset: '41' };
+    const summary = await processor.process([
+      batch([message(METERS[0], 1), message(METERS[0], 2)], () => true, 0).consumed,
+      batch([message(METERS[1], 1), malformed], () => true, 5).consumed,
+    ]);
+    expect(summary).toMatchObject({ telegrams: 4, decoded: 3, deadLetters: 1, readingsInserted: 12 });
+    expect(tasks).toEqual([3]);
+    expect(readings.calls).toBe(1);
+    expect(published).toHaveLength(1);
+    expect(published[0].readings.map((r) => r.meterId)).toEqual([METERS[0], METERS[0], METERS[1]]);
+    // A dead letter names the partition its message came from, not the unit's first.
+    expect(published[0].deadLetters.map((d) => [d.message.origin, d.message.reasonCode])).toEqual([
+      [{ topic: 'raw', partition: 5, offset: '41' }, 'malformed'],
+    ]);
+  });
+
+  it('gives up the whole unit when any of its partitions is revoked', async () => {
+    const { processor, readings } = setup();
+    readings.failures = Array.from({ length: 100 }, () => new Error('database down'));
+    let revoked = false;
+    setTimeout(() => (revoked = true), 50);
+    await expect(
+      processor.process([
+        batch([message(METERS[0], 1)]).consumed,
+        batch([message(METERS[1], 1)], () => !revoked, 1).consumed,
+      ]),
+    ).rejects.toBeInstanceOf(BatchAbandonedError);
+    expect(readings.rows.size).toBe(0);
   });
 });

@@ -93,6 +93,8 @@ export class BatchAbandonedError extends Error {
 }
 
 interface Telegram {
+  /** The partition batch the telegram came in. */
+  batch: ConsumedBatch;
   message: KafkaMessage;
   envelope: TelegramEnvelope;
   /** Upper-case: the form meters, keys and readings use. */
@@ -113,6 +115,27 @@ interface ReadingsWrite {
   refused: Array<{ telegram: Telegram; reason: string }>;
 }
 
+/** Partition batches processed together (the partitions of one fetch): durable, or given up, as a whole. */
+interface WorkUnit {
+  batches: readonly ConsumedBatch[];
+  /** False as soon as any of its partitions is revoked or the consumer stops. */
+  isActive(): boolean;
+  heartbeat(): Promise<void>;
+  /** `topic/partition` of each batch, for logs. */
+  partitions: string[];
+}
+
+function workUnit(batches: readonly ConsumedBatch[]): WorkUnit {
+  if (batches.length === 0) throw new Error('a work unit needs at least one batch');
+  return {
+    batches,
+    isActive: () => batches.every((b) => b.isActive()),
+    // One consumer behind all of them: a single heartbeat keeps the member in the group.
+    heartbeat: () => batches[0].heartbeat(),
+    partitions: batches.map((b) => `${b.topic}/${b.partition}`),
+  };
+}
+
 interface DeadLetterEntry {
   message: DeadLetterMessage;
   meterGroup?: string;
@@ -128,11 +151,12 @@ export interface BatchSummary {
 }
 
 /**
- * Turns one partition batch of raw telegram envelopes into stored readings, events, cache updates and
- * derived messages, and returns only once all of it that must be durable is durable — the caller then
- * commits the whole batch. Storage and Kafka failures are retried here with exponential back-off while
- * heartbeating, so the member keeps its partitions and the decoded work is not redone; only a stop or a
- * rebalance ends the attempt (BatchAbandonedError, nothing committed, the batch is redelivered).
+ * Turns partition batches of raw telegram envelopes (one, or all of one fetch as one unit of work) into
+ * stored readings, events, cache updates and derived messages, and returns only once all of it that must
+ * be durable is durable — the caller then commits every batch of the unit. Storage and Kafka failures are
+ * retried here with exponential back-off while heartbeating, so the member keeps its partitions and the
+ * decoded work is not redone; only a stop or a rebalance ends the attempt (BatchAbandonedError, nothing
+ * committed, the batches are redelivered). Partition order, hence per-meter order, is kept within a unit.
  *
  * Every message is accounted for: stored, dead-lettered with its reason and original bytes, or dropped as a
  * duplicate of a stored telegram. A bad message therefore never holds up the partition.
@@ -143,8 +167,10 @@ export class BatchProcessor {
 
   constructor(private readonly deps: BatchProcessorDeps) {}
 
-  async process(batch: ConsumedBatch): Promise<BatchSummary> {
+  /** One partition batch, or the batches of one fetch merged into one unit of work. */
+  async process(input: ConsumedBatch | readonly ConsumedBatch[]): Promise<BatchSummary> {
     const { deps } = this;
+    const batch = workUnit(Array.isArray(input) ? input : [input as ConsumedBatch]);
     const deadLetters: DeadLetterEntry[] = [];
     const { telegrams, duplicates } = this.parse(batch, deadLetters);
 
@@ -159,7 +185,7 @@ export class BatchProcessor {
       if (deps.keys.get(t.meterId) || registered.has(t.meterId)) decodable.push(t);
       else unknown.push(t);
     }
-    const sightings = this.unknownMeterSightings(batch, unknown, deadLetters);
+    const sightings = this.unknownMeterSightings(unknown, deadLetters);
 
     const outcomes = await this.decode(batch, decodable);
     const decodedAt = Date.now();
@@ -173,7 +199,7 @@ export class BatchProcessor {
         const producedAt = Number(t.message.timestamp);
         if (Number.isFinite(producedAt)) deps.metrics.observeStage('kafka_to_decoded', producedAt, decodedAt);
       } else {
-        this.deadLetter(batch, t, REASON_OF_CODE[outcome.code], outcome.message, deadLetters);
+        this.deadLetter(t, REASON_OF_CODE[outcome.code], outcome.message, deadLetters);
       }
     });
 
@@ -236,13 +262,7 @@ export class BatchProcessor {
     const storedAt = Date.now();
     deps.metrics.readingsStored.inc(write.inserted);
     for (const { telegram, reason } of write.refused) {
-      this.deadLetter(
-        batch,
-        telegram,
-        'storage_rejected',
-        `storage refused the readings: ${reason}`,
-        deadLetters,
-      );
+      this.deadLetter(telegram, 'storage_rejected', `storage refused the readings: ${reason}`, deadLetters);
     }
     const accepted =
       write.refused.length === 0
@@ -276,7 +296,7 @@ export class BatchProcessor {
     for (const t of telegrams) deps.window.remember(t.dedupKey, t.envelope.receivedAt);
 
     return {
-      telegrams: batch.messages.length,
+      telegrams: batch.batches.reduce((sum, b) => sum + b.messages.length, 0),
       duplicates,
       decoded: decoded.length,
       deadLetters: deadLetters.length,
@@ -326,11 +346,23 @@ export class BatchProcessor {
 
   /** Envelopes → telegrams to process; malformed ones are dead-lettered, duplicates dropped and counted. */
   private parse(
-    batch: ConsumedBatch,
+    unit: WorkUnit,
     deadLetters: DeadLetterEntry[],
   ): { telegrams: Telegram[]; duplicates: number } {
     const telegrams: Telegram[] = [];
-    const inBatch = new TelegramWindow(this.deps.window.windowMs, Number.MAX_SAFE_INTEGER);
+    const inUnit = new TelegramWindow(this.deps.window.windowMs, Number.MAX_SAFE_INTEGER);
+    let duplicates = 0;
+    for (const batch of unit.batches) duplicates += this.parseBatch(batch, inUnit, telegrams, deadLetters);
+    return { telegrams, duplicates };
+  }
+
+  /** Appends the batch's telegrams to `telegrams`; returns how many duplicates it dropped. */
+  private parseBatch(
+    batch: ConsumedBatch,
+    inUnit: TelegramWindow,
+    telegrams: Telegram[],
+    deadLetters: DeadLetterEntry[],
+  ): number {
     let duplicates = 0;
     for (const message of batch.messages) {
       if (!message.value || message.value.length === 0) {
@@ -372,32 +404,28 @@ export class BatchProcessor {
       const dedupKey = TelegramWindow.keyOf(meterId, envelope.telegram);
       if (
         this.deps.window.isDuplicate(dedupKey, envelope.receivedAt) ||
-        inBatch.isDuplicate(dedupKey, envelope.receivedAt)
+        inUnit.isDuplicate(dedupKey, envelope.receivedAt)
       ) {
         duplicates += 1;
         this.deps.metrics.duplicatesDropped.inc({ source: envelope.sourceKind });
         continue;
       }
-      inBatch.remember(dedupKey, envelope.receivedAt);
-      telegrams.push({ message, envelope, meterId, dedupKey });
+      inUnit.remember(dedupKey, envelope.receivedAt);
+      telegrams.push({ batch, message, envelope, meterId, dedupKey });
     }
-    return { telegrams, duplicates };
+    return duplicates;
   }
 
   /** Telegrams of meters without a registry row: dead-lettered, and one sighting per meter for operators. */
-  private unknownMeterSightings(
-    batch: ConsumedBatch,
-    unknown: Telegram[],
-    deadLetters: DeadLetterEntry[],
-  ): UnknownMeterSighting[] {
+  private unknownMeterSightings(unknown: Telegram[], deadLetters: DeadLetterEntry[]): UnknownMeterSighting[] {
     const latest = new Map<string, UnknownMeterSighting>();
     for (const t of unknown) {
       const dll = parseDll(t.envelope.telegram);
       if (!dll.ok) {
-        this.deadLetter(batch, t, 'malformed', `unregistered meter, and ${dll.error.message}`, deadLetters);
+        this.deadLetter(t, 'malformed', `unregistered meter, and ${dll.error.message}`, deadLetters);
         continue;
       }
-      this.deadLetter(batch, t, 'unknown_meter', `meter ${t.meterId} is not registered`, deadLetters);
+      this.deadLetter(t, 'unknown_meter', `meter ${t.meterId} is not registered`, deadLetters);
       const sighting: UnknownMeterSighting = {
         meterId: t.meterId,
         manufacturer: dll.dll.manufacturer,
@@ -419,7 +447,7 @@ export class BatchProcessor {
    * stored; compact frames that failed only because their format was learned meanwhile (by this task or
    * another partition's) are decoded once more with the new formats.
    */
-  private async decode(batch: ConsumedBatch, telegrams: Telegram[]): Promise<TelegramOutcome[]> {
+  private async decode(batch: WorkUnit, telegrams: Telegram[]): Promise<TelegramOutcome[]> {
     if (telegrams.length === 0) return [];
     const outcomes = await this.runTask(batch, telegrams);
     const retry = outcomes
@@ -435,7 +463,7 @@ export class BatchProcessor {
     return outcomes;
   }
 
-  private async runTask(batch: ConsumedBatch, telegrams: Telegram[]): Promise<TelegramOutcome[]> {
+  private async runTask(batch: WorkUnit, telegrams: Telegram[]): Promise<TelegramOutcome[]> {
     const { deps } = this;
     const version = deps.formats.version;
     this.lastTaskVersion = version;
@@ -458,7 +486,7 @@ export class BatchProcessor {
 
   /** Primes the tracker from storage for meters it does not hold, then applies the telegrams in order. */
   private async statusTransitions(
-    batch: ConsumedBatch,
+    batch: WorkUnit,
     decoded: Array<{ telegram: Telegram; outcome: { status: string } }>,
   ): Promise<StatusTransition[]> {
     const { tracker, eventState } = this.deps;
@@ -510,7 +538,6 @@ export class BatchProcessor {
   }
 
   private deadLetter(
-    batch: ConsumedBatch,
     t: Telegram,
     reason: DeadLetterReason,
     description: string,
@@ -524,7 +551,7 @@ export class BatchProcessor {
         message: description,
         source: { kind: t.envelope.sourceKind, id: t.envelope.sourceId },
         meterId: t.meterId,
-        origin: { topic: batch.topic, partition: batch.partition, offset: t.message.offset },
+        origin: { topic: t.batch.topic, partition: t.batch.partition, offset: t.message.offset },
         original: t.message.value as Buffer,
       }),
     });
@@ -534,7 +561,7 @@ export class BatchProcessor {
    * Runs `operation` until it succeeds, backing off exponentially and heartbeating meanwhile. Gives up only
    * when the consumer stops or loses the partition, or when a heartbeat reports a rebalance.
    */
-  private async retrying<T>(batch: ConsumedBatch, stage: string, operation: () => Promise<T>): Promise<T> {
+  private async retrying<T>(batch: WorkUnit, stage: string, operation: () => Promise<T>): Promise<T> {
     const { retry, logger } = this.deps;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -544,8 +571,7 @@ export class BatchProcessor {
         const delayMs = Math.min(retry.maxMs, retry.initialMs * 2 ** (attempt - 1));
         logger.warn(
           {
-            topic: batch.topic,
-            partition: batch.partition,
+            partitions: batch.partitions,
             stage,
             attempt,
             retryInMs: delayMs,
@@ -558,7 +584,7 @@ export class BatchProcessor {
     }
   }
 
-  private async wait(batch: ConsumedBatch, stage: string, delayMs: number): Promise<void> {
+  private async wait(batch: WorkUnit, stage: string, delayMs: number): Promise<void> {
     const until = Date.now() + delayMs;
     while (Date.now() < until) {
       if (!batch.isActive()) throw new BatchAbandonedError(stage);

@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * The checkout the bench belongs to: the nearest ancestor of `from` holding scripts/local-stack.sh. The
+ * compiled bench may live in dist/ or in a private output directory (`tsc --outDir .local/<name>`).
+ */
+export function findRepoRoot(from = __dirname): string {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'scripts', 'local-stack.sh'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no checkout (scripts/local-stack.sh) above ${from}`);
+  }
+}
+
+/** The compiled tree this bench was loaded from (…/<dist>/bench/pipeline → …/<dist>). */
+export const compiledRoot = path.resolve(__dirname, '../..');
+
+export function log(bench: string, message: string): void {
+  process.stderr.write(`${bench} ${new Date().toISOString().slice(11, 19)} ${message}\n`);
+}
+
+/** Runs scripts/local-stack.sh; returns the environment it prints (KAFKA_BROKERS, DATABASE_URL, ...). */
+export function localStack(
+  repoRoot: string,
+  command: 'up' | 'status' | 'down',
+  kafkaPort: number,
+): Record<string, string> {
+  const output = execFileSync('bash', [path.join(repoRoot, 'scripts/local-stack.sh'), command], {
+    env: { ...process.env, KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`, KAFKA_MOCK_BROKERS: '1' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', command === 'status' ? 'ignore' : 'inherit'],
+  });
+  const env: Record<string, string> = {};
+  for (const match of output.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[match[1]] = match[2];
+  return env;
+}
+
+export function kafkaMockRunning(repoRoot: string, kafkaPort: number): boolean {
+  try {
+    localStack(repoRoot, 'status', kafkaPort);
+    return true;
+  } catch (error) {
+    // status exits 1 when any service is down: look at the mock's own line.
+    const stdout = String((error as { stdout?: string }).stdout ?? '');
+    return /^kafka-mock\s+up/m.test(stdout);
+  }
+}
+
+/** The pid of the Kafka mock on `kafkaPort`, from the pid file local-stack.sh keeps. */
+export function kafkaMockPids(kafkaPort: number): number[] {
+  const cacheDir =
+    process.env.HES_CACHE_DIR ??
+    (process.getuid?.() === 0 ? '/var/cache/hes' : path.join(homedir(), '.cache', 'hes'));
+  try {
+    return [Number(readFileSync(path.join(cacheDir, 'run', `kafka-mock-${kafkaPort}.pid`), 'utf8').trim())];
+  } catch {
+    return [];
+  }
+}
