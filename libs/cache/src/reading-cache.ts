@@ -84,7 +84,7 @@ export class ReadingCache {
       disconnectTimeout: 200,
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
     });
-    this.redis.defineCommand('hesApplyMeter', { lua: APPLY_METER });
+    this.redis.defineCommand('hesApplyReadings', { lua: APPLY_READINGS });
     // Replay remembered latest values as soon as the server is back; failures leave them dirty for next time.
     this.redis.on('ready', () => {
       if (this.dirty.size > 0) this.catchUp().catch(() => undefined);
@@ -125,83 +125,71 @@ export class ReadingCache {
   }
 
   /**
-   * Applies a batch of newly stored readings in one pipeline: per meter one script call (guarded latest per
-   * meter+quantity, window insert + trim + expiry, the meter channel's notification), then one notification
-   * per meter group channel carrying the batch's readings for it. Returns how many latest values were written.
+   * Applies a batch of newly stored readings in one script call (per meter: guarded latest per
+   * meter+quantity, window insert + trim + expiry, the meter channel's notification; then one notification
+   * per meter group channel carrying the batch's readings for it). One call for the whole batch keeps the
+   * per-command cost of client and server off the hot path. Returns how many latest values were written.
    */
   async applyReadings(readings: CachedReading[], nowMs = Date.now()): Promise<{ latestUpdated: number }> {
     if (readings.length === 0 && this.dirty.size === 0) return { latestUpdated: 0 };
     const replay = this.dirty.size > 0 ? [...this.dirty.values()] : [];
-    const cutoff = String(nowMs - this.windowMs);
+    const windowStart = nowMs - this.windowMs;
     const perMeter = new Map<string, MeterUpdate>();
     const meterUpdate = (meterId: string): MeterUpdate => {
       let update = perMeter.get(meterId);
       if (!update)
-        perMeter.set(meterId, (update = { windowKeys: [], windowIndex: new Map(), entries: [], fresh: [] }));
+        perMeter.set(meterId, (update = { windowKeys: [], windowIndex: new Map(), entries: [], fresh: 0 }));
       return update;
     };
     for (const r of replay)
       meterUpdate(r.meterId).entries.push(quantityKey(r), String(r.ts), latestJson(r), '0', '');
-    const byGroup = new Map<string, CachedReading[]>();
+    const byGroup = new Map<string, string[]>();
     for (const r of readings) {
       const update = meterUpdate(r.meterId);
       const field = quantityKey(r);
+      const json = latestJson(r);
       let windowSlot = 0;
-      if (r.ts >= nowMs - this.windowMs) {
+      if (r.ts >= windowStart) {
         windowSlot = update.windowIndex.get(field) ?? 0;
         if (windowSlot === 0) {
-          update.windowKeys.push(this.keys.window(r.meterId, field));
-          windowSlot = update.windowKeys.length + 1;
+          windowSlot = update.windowKeys.push(this.keys.window(r.meterId, field));
           update.windowIndex.set(field, windowSlot);
         }
       }
-      update.entries.push(
-        field,
-        String(r.ts),
-        latestJson(r),
-        String(windowSlot),
-        JSON.stringify({ ts: r.ts, value: r.value, unit: r.unit }),
-      );
-      update.fresh.push(r);
-      pushTo(byGroup, r.meterGroup, r);
+      update.entries.push(field, String(r.ts), json, String(windowSlot), windowMember(r));
+      update.fresh += 1;
+      pushTo(byGroup, r.meterGroup, json);
     }
 
-    const pipeline = this.redis.pipeline();
-    const scripted = pipeline as unknown as { hesApplyMeter(...args: (string | number)[]): unknown };
+    const args: string[] = [String(windowStart), String(this.windowMs), String(perMeter.size)];
     for (const [meterId, update] of perMeter) {
-      scripted.hesApplyMeter(
-        1 + update.windowKeys.length,
+      args.push(
         this.keys.latest(meterId),
-        ...update.windowKeys,
-        cutoff,
-        this.windowMs,
-        update.fresh.length > 0 ? this.keys.readingsByMeter(meterId) : '',
-        update.fresh.length > 0 ? JSON.stringify(update.fresh) : '',
-        ...update.entries,
+        update.fresh > 0 ? this.keys.readingsByMeter(meterId) : '',
+        String(update.windowKeys.length),
       );
+      for (const key of update.windowKeys) args.push(key);
+      args.push(String(update.entries.length / ENTRY_FIELDS));
+      for (const value of update.entries) args.push(value);
     }
-    for (const [group, list] of byGroup)
-      pipeline.publish(this.keys.readingsByGroup(group), JSON.stringify(list));
+    args.push(String(byGroup.size));
+    for (const [group, jsons] of byGroup) args.push(this.keys.readingsByGroup(group), `[${jsons.join(',')}]`);
 
-    let results: [Error | null, unknown][] | null;
+    let latestUpdated: number;
     try {
       this.requireReady();
-      results = await pipeline.exec();
+      const scripted = this.redis as unknown as {
+        hesApplyReadings(numKeys: number, args: string[]): Promise<number>;
+      };
+      latestUpdated = await scripted.hesApplyReadings(0, args);
     } catch (error) {
       this.failWrite(readings);
       throw new CacheUnavailableError('writing readings', { cause: error });
-    }
-    const failure = results?.find(([error]) => error !== null)?.[0];
-    if (!results || failure) {
-      this.failWrite(readings);
-      throw new CacheUnavailableError('writing readings', { cause: failure ?? undefined });
     }
     for (const r of replay) {
       if (this.dirty.get(dirtyKey(r)) === r) this.dirty.delete(dirtyKey(r));
     }
     if (replay.length > 0 && this.dirty.size === 0) this.dirtyOverflowed = false;
-    let latestUpdated = 0;
-    for (let i = 0; i < perMeter.size; i++) latestUpdated += results[i][1] as number;
     return { latestUpdated };
   }
 
@@ -301,56 +289,86 @@ export class ReadingCache {
   }
 }
 
+/** Values per reading in the script's arguments: field, ts, latest JSON, window slot, window member. */
+const ENTRY_FIELDS = 5;
+
 /**
- * Applies one meter's part of a batch in a single server-side call (one command per meter instead of five
- * per reading keeps the client's per-command cost off the hot path).
- * KEYS[1] = the meter's latest hash, KEYS[2..] = its window sorted sets.
- * ARGV = cutoff, windowMs, meter channel ('' = no publish), payload, then 5-tuples
- *        (field, ts, latest JSON, window key index (0 = not in the window), window member).
+ * Applies a whole batch in a single server-side call. The keys are passed in ARGV rather than KEYS: one
+ * call touches every meter of the batch, which a single standalone server (the deployment this cache
+ * targets) allows and a cluster would not.
+ * ARGV = window start (ts below it are trimmed), windowMs, meter count, then per meter:
+ *        latest hash key, meter channel ('' = no publish), window key count, the window keys,
+ *        reading count, then per reading (field, ts, latest JSON, window slot (1-based index into the
+ *        meter's window keys, 0 = not in the window), window member ('' = a replayed latest value only));
+ *        then group count and per group (channel, payload).
  * "latest" is only replaced when the stored ts is not newer, so back-dated readings (handheld uploads,
- * replays) never regress it. Returns the number of latest values written.
+ * replays) never regress it. The meter channel carries the meter's new readings as a JSON array of the
+ * latest-value objects. Returns the number of latest values written.
  */
-const APPLY_METER = `
-local cutoff = ARGV[1]
+const APPLY_READINGS = `
+local windowStart = ARGV[1]
+local windowMs = ARGV[2]
+local i = 4
 local updated = 0
-local touched = {}
-for i = 5, #ARGV, 5 do
-  local field = ARGV[i]
-  local ts = tonumber(ARGV[i + 1])
-  local current = redis.call('HGET', KEYS[1], field)
-  local newer = true
-  if current then
-    local ok, decoded = pcall(cjson.decode, current)
-    if ok and type(decoded) == 'table' and tonumber(decoded.ts) and tonumber(decoded.ts) > ts then
-      newer = false
+for m = 1, tonumber(ARGV[3]) do
+  local latestKey = ARGV[i]
+  local channel = ARGV[i + 1]
+  local windowBase = i + 2
+  i = windowBase + tonumber(ARGV[windowBase]) + 1
+  local count = tonumber(ARGV[i])
+  i = i + 1
+  local touched = {}
+  local fresh = {}
+  for r = 1, count do
+    local field = ARGV[i]
+    local ts = tonumber(ARGV[i + 1])
+    local current = redis.call('HGET', latestKey, field)
+    local newer = true
+    if current then
+      local storedTs = tonumber(string.match(current, '^{"ts":(%-?[%d%.eE%+]+)'))
+      if not storedTs then
+        local ok, decoded = pcall(cjson.decode, current)
+        if ok and type(decoded) == 'table' then storedTs = tonumber(decoded.ts) end
+      end
+      if storedTs and storedTs > ts then newer = false end
     end
+    if newer then
+      redis.call('HSET', latestKey, field, ARGV[i + 2])
+      updated = updated + 1
+    end
+    local slot = tonumber(ARGV[i + 3])
+    if slot > 0 then
+      redis.call('ZADD', ARGV[windowBase + slot], ts, ARGV[i + 4])
+      touched[slot] = true
+    end
+    if ARGV[i + 4] ~= '' then fresh[#fresh + 1] = ARGV[i + 2] end
+    i = i + 5
   end
-  if newer then
-    redis.call('HSET', KEYS[1], field, ARGV[i + 2])
-    updated = updated + 1
+  for slot in pairs(touched) do
+    redis.call('ZREMRANGEBYSCORE', ARGV[windowBase + slot], '-inf', '(' .. windowStart)
+    redis.call('PEXPIRE', ARGV[windowBase + slot], windowMs)
   end
-  local slot = tonumber(ARGV[i + 3])
-  if slot > 0 then
-    redis.call('ZADD', KEYS[slot], ts, ARGV[i + 4])
-    touched[slot] = true
+  if channel ~= '' and #fresh > 0 then
+    redis.call('PUBLISH', channel, '[' .. table.concat(fresh, ',') .. ']')
   end
 end
-for slot in pairs(touched) do
-  redis.call('ZREMRANGEBYSCORE', KEYS[slot], '-inf', '(' .. cutoff)
-  redis.call('PEXPIRE', KEYS[slot], ARGV[2])
-end
-if ARGV[3] ~= '' then
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
+local groups = tonumber(ARGV[i])
+i = i + 1
+for g = 1, groups do
+  redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+  i = i + 2
 end
 return updated
 `;
 
 interface MeterUpdate {
   windowKeys: string[];
-  /** quantity key → index of its window key in KEYS (2-based). */
+  /** quantity key → 1-based index of its window key in `windowKeys`. */
   windowIndex: Map<string, number>;
+  /** ENTRY_FIELDS values per reading. */
   entries: string[];
-  fresh: CachedReading[];
+  /** Readings of this batch (not replayed latest values): they go on the meter channel. */
+  fresh: number;
 }
 
 function latestJson(r: CachedReading): string {
@@ -364,6 +382,11 @@ function latestJson(r: CachedReading): string {
     meterId: r.meterId,
     meterGroup: r.meterGroup,
   });
+}
+
+/** Window member: the reading's point in the hot window (same JSON as JSON.stringify of {ts, value, unit}). */
+function windowMember(r: CachedReading): string {
+  return `{"ts":${r.ts},"value":${JSON.stringify(r.value)},"unit":${JSON.stringify(r.unit)}}`;
 }
 
 function dirtyKey(r: CachedReading): string {
