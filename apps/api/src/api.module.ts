@@ -15,7 +15,7 @@ import {
   type RateLimits,
 } from '@hes/auth';
 import type { ReadingCache } from '@hes/cache';
-import type { WebSocketConfig } from '@hes/config';
+import type { TrustProxy, WebSocketConfig } from '@hes/config';
 import type { MeterKeyCipher } from '@hes/keys';
 import { HES_METRICS, type HealthChecks, type HesMetrics } from '@hes/metrics';
 import type Redis from 'ioredis';
@@ -72,6 +72,8 @@ export interface ApiDependencies {
   rateLimits: RateLimits;
   /** Prefix of the rate limiter's Redis keys (tests use their own). */
   rateLimitKeyPrefix: string;
+  /** Proxies whose X-Forwarded-For gives the client address (audit log, rate limits); absent: none. */
+  trustProxy?: TrustProxy;
   healthChecks: HealthChecks;
   /** Limits of the live WebSocket gateway (/api/v1/ws); its channels are readingCache's. */
   websocket: WebSocketConfig;

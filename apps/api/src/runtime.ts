@@ -113,6 +113,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       oidc: oidc ? new OidcVerifier(oidc) : undefined,
       rateLimits: rateLimit,
       rateLimitKeyPrefix: options.rateLimitKeyPrefix ?? 'hes:ratelimit:',
+      trustProxy: config.api.trustProxy,
       websocket: config.api.websocket,
       healthChecks: {
         database: async () => {

@@ -10,7 +10,7 @@ import {
 } from '@hes/auth';
 import { ReadingCache } from '@hes/cache';
 import { MeterKeyCipher } from '@hes/keys';
-import { loadConfig, type WebSocketConfig } from '@hes/config';
+import { loadConfig, type TrustProxy, type WebSocketConfig } from '@hes/config';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
@@ -51,6 +51,8 @@ export interface HarnessOptions {
   websocket?: Partial<WebSocketConfig>;
   /** Where meter commands go; by default the local Kafka's `hes.commands`, connected on the first command only. */
   commands?: MeterCommandSink;
+  /** The API's trust-proxy setting (off by default, as in production). */
+  trustProxy?: TrustProxy;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<ApiHarness & { db: TestDatabase }> {
@@ -86,6 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     oidc: options.oidc,
     rateLimits: options.rateLimits ?? { requestsPerMinute: 100_000, loginAttemptsPerMinute: 100_000 },
     rateLimitKeyPrefix: prefix,
+    trustProxy: options.trustProxy,
     websocket: { ...loadConfig({}).api.websocket, ...options.websocket },
     healthChecks: {
       database: async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { SecretKey } from './secret-key';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy';
 
 /**
  * The HES configuration: one validated, frozen object built from environment variables, with defaults that
@@ -77,6 +78,8 @@ export interface ApiConfig {
     readonly loginAttemptsPerMinute: number;
   };
   readonly websocket: WebSocketConfig;
+  /** Proxies whose X-Forwarded-For gives the client address (audit log, rate limits); off by default. */
+  readonly trustProxy: TrustProxy;
 }
 
 /** The live WebSocket gateway (`/api/v1/ws`): per-connection limits and how subscriptions are kept current. */
@@ -357,7 +360,15 @@ function parseApi(reader: EnvReader): ApiConfig {
       membershipRefreshMs: reader.int('WS_MEMBERSHIP_REFRESH_MS', 1000, 3_600_000, 30_000),
       maxSubscriptions: reader.int('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 1000),
     }),
+    trustProxy: readTrustProxy(reader, 'API_TRUST_PROXY'),
   });
+}
+
+function readTrustProxy(reader: EnvReader, variable: string): TrustProxy {
+  const text = reader.optional(variable);
+  if (text === undefined) return false;
+  const parsed = parseTrustProxy(text);
+  return parsed.ok ? parsed.value : reader.fail(variable, parsed.message, false);
 }
 
 function defaultPoolSize(): number {

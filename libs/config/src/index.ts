@@ -12,4 +12,5 @@ export type {
   WebSocketConfig,
 } from './config';
 export { SecretKey } from './secret-key';
+export { parseTrustProxy, type TrustProxy } from './trust-proxy';
 export { ConfigModule, HES_CONFIG } from './config.module';
