@@ -47,6 +47,8 @@ export interface LiveConnectionContext {
 export class LiveConnection implements LiveSubscriber {
   private readonly logger = new Logger('LiveGateway');
   private authenticated: Principal | undefined;
+  /** An API key stays valid until revoked, so a connection made with one re-checks it now and then. */
+  private apiKey: string | undefined;
   private readonly subscriptions = new Map<string, SubscriptionTarget['kind']>();
   private readonly pendingReadings = new Map<string, CachedReading>();
   private pendingEvents: CachedEvent[] = [];
@@ -128,6 +130,20 @@ export class LiveConnection implements LiveSubscriber {
     this.subscriptions.delete(key);
     this.context.metrics.subscriptions.dec({ kind });
     this.send({ type: 'unsubscribed', subscription: key, reason });
+  }
+
+  /** Closes a connection made with an API key that has been revoked since (4401). */
+  recheckCredential(): void {
+    const apiKey = this.apiKey;
+    if (apiKey === undefined) return;
+    this.enqueue(async () => {
+      try {
+        await this.context.authenticator.authenticate(apiKey);
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        this.close(CLOSE_CODES.unauthenticated, `authentication failed: ${error.message}`, 'unauthenticated');
+      }
+    });
   }
 
   liveInterrupted(): void {
@@ -234,6 +250,7 @@ export class LiveConnection implements LiveSubscriber {
     }
     clearTimeout(this.authTimer);
     this.authenticated = principal;
+    if (principal.kind === 'api_key') this.apiKey = credential;
     const expiresAtMs = tokenExpiryMs(credential);
     if (expiresAtMs !== undefined) {
       this.expiryTimer = setTimeout(

@@ -19,14 +19,26 @@ const MAX_CLIENT_FRAME_BYTES = 16 * 1024;
 @WebSocketGateway({ path: LIVE_PATH, maxPayload: MAX_CLIENT_FRAME_BYTES })
 export class LiveGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleInit, OnModuleDestroy {
   private readonly connections = new Map<WebSocket, LiveConnection>();
+  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(@Inject(LIVE_CONTEXT) private readonly context: LiveConnectionContext) {}
 
   async onModuleInit(): Promise<void> {
     await this.context.hub.start();
+    this.recheckTimer = setInterval(
+      () => this.recheckCredentials(),
+      this.context.settings.membershipRefreshMs,
+    );
+    this.recheckTimer.unref();
+  }
+
+  /** Re-validates the API keys of open connections (also every `membershipRefreshMs`): revoked keys are closed. */
+  recheckCredentials(): void {
+    for (const connection of this.connections.values()) connection.recheckCredential();
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.recheckTimer);
     for (const connection of this.connections.values())
       connection.close(CLOSE_CODES.goingAway, 'server shutting down: reconnect with since', 'shutdown');
     await this.context.hub.stop();

@@ -6,9 +6,10 @@
 import type { CachedReading } from '@hes/cache';
 import { generateApiKey, hashApiKey } from '@hes/keys';
 import { ReadingWriter } from '@hes/storage';
+import WebSocket from 'ws';
 import { createMeter, createUser, login, startHarness } from '../test-harness';
 import type { LiveConnectionContext } from './live-connection';
-import { LIVE_CONTEXT } from './live.gateway';
+import { LIVE_CONTEXT, LiveGateway } from './live.gateway';
 import { CLOSE_CODES, type ServerMessage } from './live-protocol';
 import { LiveTestClient } from './live-test-client';
 
@@ -163,6 +164,22 @@ describe('live gateway', () => {
       const byMessage = await connect();
       byMessage.send({ type: 'auth', token: viewerA });
       expect((await byMessage.next('authenticated')).principal.societyIds).toEqual([societyA]);
+    });
+
+    it('closes a connection whose API key is revoked while it is open', async () => {
+      const key = await apiKey(societyA, 'read');
+      const client = await connect(firstUrl, { 'X-API-Key': key });
+      await client.next('authenticated');
+      const gateway = first.app.get(LiveGateway);
+      gateway.recheckCredentials();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(client.socket.readyState).toBe(WebSocket.OPEN);
+      await first.pool.query(`UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1`, [hashApiKey(key)]);
+      gateway.recheckCredentials();
+      expect(await client.closed).toEqual({
+        code: CLOSE_CODES.unauthenticated,
+        reason: 'authentication failed: unknown or revoked API key',
+      });
     });
 
     it('answers malformed messages with field-level errors', async () => {
