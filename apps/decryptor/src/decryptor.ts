@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { HesConfig } from '@hes/config';
 import { MeterKeyCipher, MeterKeyStore } from '@hes/keys';
-import { BatchConsumer, computeConsumerLag, ensureTopics } from '@hes/messaging';
+import { BatchConsumer, RetentionLossTracker, computeConsumerLag, ensureTopics } from '@hes/messaging';
 import { checkHealth, type HesMetrics, type ProbeResult } from '@hes/metrics';
 import {
   CompactFormatRepository,
@@ -256,12 +256,24 @@ export class Decryptor {
       });
     }
     const rawTopic = config.kafka.topics.rawTelegrams.name;
+    const retentionLosses = new RetentionLossTracker();
     this.every(settings.lagPollMs, async () => {
       const lag = await computeConsumerLag(this.admin, settings.groupId, [rawTopic]);
       for (const p of lag.partitions) {
         metrics.consumerLag.set(
           { group: settings.groupId, topic: p.topic, partition: String(p.partition) },
           p.lag,
+        );
+      }
+      // Telegrams the broker deleted before this group processed them: never stored, and no retry can help.
+      for (const loss of retentionLosses.observe(lag.partitions)) {
+        metrics.offsetsLostToRetention.inc(
+          { group: settings.groupId, topic: loss.topic, partition: String(loss.partition) },
+          loss.lost,
+        );
+        logger.warn(
+          { group: settings.groupId, ...loss },
+          'messages lost to retention before they were processed',
         );
       }
       metrics.workerPoolUtilisation.set({ pool: 'decode' }, this.pool.sampleUtilisation());

@@ -65,3 +65,44 @@ export async function computeConsumerLag(
   partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   return { groupId, total: partitions.reduce((sum, p) => sum + p.lag, 0), partitions };
 }
+
+export interface RetentionLoss {
+  topic: string;
+  partition: number;
+  /** Messages newly found deleted before the group committed them. */
+  lost: number;
+  /** First offset of the lost range (inclusive) and the log start after it (exclusive). */
+  fromOffset: string;
+  toOffset: string;
+}
+
+/**
+ * Counts messages lost to retention once each. Every lag sample taken while the group's committed offset is
+ * below the log start reports the same gap again, until the consumer moves past it; this remembers per
+ * partition up to which offset losses were already reported.
+ */
+export class RetentionLossTracker {
+  private readonly reportedUpTo = new Map<string, bigint>();
+
+  observe(partitions: readonly PartitionLag[]): RetentionLoss[] {
+    const losses: RetentionLoss[] = [];
+    for (const p of partitions) {
+      if (p.lostToRetention === 0 || p.committedOffset === null) continue;
+      const key = `${p.topic}/${p.partition}`;
+      const committed = BigInt(p.committedOffset);
+      const reported = this.reportedUpTo.get(key) ?? committed;
+      const from = reported > committed ? reported : committed;
+      const low = BigInt(p.lowWatermark);
+      if (low <= from) continue;
+      this.reportedUpTo.set(key, low);
+      losses.push({
+        topic: p.topic,
+        partition: p.partition,
+        lost: Number(low - from),
+        fromOffset: from.toString(),
+        toOffset: low.toString(),
+      });
+    }
+    return losses;
+  }
+}

@@ -25,6 +25,7 @@ export class HesMetrics {
   readonly storageWriteDuration: Histogram<'table'>;
   readonly processingLatency: Histogram<'stage'>;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly offsetsLostToRetention: Counter<'group' | 'topic' | 'partition'>;
   readonly workerPoolUtilisation: Gauge<'pool'>;
   readonly cacheMisses: Counter<'operation'>;
   readonly rateLimitFallbacks: Counter;
@@ -80,6 +81,12 @@ export class HesMetrics {
     this.consumerLag = new Gauge({
       name: 'hes_kafka_consumer_lag_messages',
       help: 'Messages not yet committed by the consumer group, per topic partition (high watermark - committed).',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+    });
+    this.offsetsLostToRetention = new Counter({
+      name: 'hes_kafka_offsets_lost_to_retention_total',
+      help: 'Messages the broker deleted (retention) before the consumer group committed them: data never processed.',
       labelNames: ['group', 'topic', 'partition'],
       registers,
     });
