@@ -77,7 +77,10 @@ export function compareNaturalKey(a: Reading, b: Reading): number {
 
 /** UTC calendar days (YYYY-MM-DD) a set of timestamps falls on: the plain dialect's daily partitions. */
 export function utcDaysOf(timestamps: Iterable<Date>): string[] {
-  const days = new Set<string>();
-  for (const ts of timestamps) days.add(ts.toISOString().slice(0, 10));
-  return [...days].sort();
+  // Day numbers first: one string per distinct day instead of one ISO string per reading.
+  const days = new Set<number>();
+  for (const ts of timestamps) days.add(Math.floor(ts.getTime() / MS_PER_DAY));
+  return [...days].sort((a, b) => a - b).map((day) => new Date(day * MS_PER_DAY).toISOString().slice(0, 10));
 }
+
+const MS_PER_DAY = 86_400_000;
