@@ -72,6 +72,8 @@ interface Register {
 }
 
 const US_PER_MS = 1000;
+/** Meters per gap/decrease query; chunks run concurrently on the pool's connections. */
+const HEALTH_CHUNK = 2500;
 const US_PER_HOUR = 3_600_000_000;
 
 const isoOfUs = (us: number) => new Date(Math.floor(us / US_PER_MS)).toISOString();
@@ -89,30 +91,15 @@ export class ConsumptionCalculator {
     const series: Series = { quantity: period.quantity, storage: 0, tariff: 0 };
     const fromUs = period.fromMs * US_PER_MS;
     const toUs = period.toMs * US_PER_MS;
-    const [starts, ends, targets] = await Promise.all([
+    // Silence is measured up to min(to, now): an open period does not end in a gap.
+    const observedUntilUs = Math.min(toUs, period.nowMs * US_PER_MS);
+    const gapUs = period.gapHours * US_PER_HOUR;
+    const [starts, ends, targets, health] = await Promise.all([
       this.registersAt(meterIds, series, fromUs),
       this.registersAt(meterIds, series, toUs),
       this.registersAt(meterIds, TARGET_SERIES, toUs),
+      this.healthOf(meterIds, series, fromUs, observedUntilUs, gapUs),
     ]);
-
-    // Silence is measured from the start register (the reading the period begins with) to min(to, now).
-    const observedUntilUs = Math.min(toUs, period.nowMs * US_PER_MS);
-    const withStart = meterIds.filter((meterId) => {
-      const start = starts.get(meterId);
-      return start !== undefined && start.tsUs <= observedUntilUs;
-    });
-    const gapUs = period.gapHours * US_PER_HOUR;
-    const health = new Map(
-      (
-        await this.readings.seriesHealth(
-          withStart,
-          withStart.map((meterId) => starts.get(meterId)!.tsUs),
-          series,
-          observedUntilUs,
-          gapUs,
-        )
-      ).map((row) => [row.meterId, row]),
-    );
 
     return meterIds.map((meterId) => {
       const start = starts.get(meterId);
@@ -127,11 +114,15 @@ export class ConsumptionCalculator {
       let gapCount = seen?.gapCount ?? 0;
       let longestGapUs = seen?.longestGapUs ?? 0;
       let firstGapFromUs = seen?.firstGapStartUs ?? null;
+      let decreases = seen?.decreases ?? 0;
       const silences: [fromUs: number, lengthUs: number][] = [];
       if (start?.after) silences.push([fromUs, start.tsUs - fromUs]);
-      if (end && !end.after && start && start.tsUs <= observedUntilUs) {
-        silences.push([end.tsUs, observedUntilUs - end.tsUs]);
+      // The rollups looked at begin with the bucket of `from`; an older start register joins them here.
+      if (start && !start.after && seen && seen.headUs > start.tsUs) {
+        silences.push([start.tsUs, seen.headUs - start.tsUs]);
+        if (seen.headValue < start.value) decreases++;
       }
+      if (end && !end.after) silences.push([end.tsUs, observedUntilUs - end.tsUs]);
       for (const [silenceFromUs, lengthUs] of silences) {
         longestGapUs = Math.max(longestGapUs, lengthUs);
         if (lengthUs > gapUs) {
@@ -142,7 +133,6 @@ export class ConsumptionCalculator {
       if (gapCount > 0) flags.push('gap');
       // Rounded to 9 decimals so binary floating point noise (0.30000000000000004) never reaches a bill.
       const delta = start && end ? Number((end.value - start.value).toFixed(9)) : null;
-      const decreases = seen?.decreases ?? 0;
       if (decreases > 0 || (delta !== null && delta < 0)) flags.push('reset');
 
       return {
@@ -169,6 +159,22 @@ export class ConsumptionCalculator {
         flags,
       };
     });
+  }
+
+  /** Gaps and decreases per meter, in concurrent chunks: the per-meter scans are independent. */
+  private async healthOf(
+    meterIds: readonly string[],
+    series: Series,
+    fromUs: number,
+    toUs: number,
+    gapUs: number,
+  ) {
+    const chunks: (readonly string[])[] = [];
+    for (let i = 0; i < meterIds.length; i += HEALTH_CHUNK) chunks.push(meterIds.slice(i, i + HEALTH_CHUNK));
+    const results = await Promise.all(
+      chunks.map((chunk) => this.readings.seriesHealth(chunk, series, fromUs, toUs, gapUs)),
+    );
+    return new Map(results.flat().map((row) => [row.meterId, row]));
   }
 
   /**

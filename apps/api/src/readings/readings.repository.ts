@@ -77,6 +77,9 @@ export interface SeriesHealth {
   longestGapUs: number;
   firstGapStartUs: number | null;
   decreases: number;
+  /** First reading of the first bucket looked at. */
+  headUs: number;
+  headValue: number;
 }
 
 /** Microseconds since the epoch as text (bigint), exact for any timestamptz. */
@@ -274,15 +277,18 @@ export class ReadingsRepository {
   }
 
   /**
-   * Gaps and decreases of a series per meter over its rollups from the bucket of fromUs[i] (the start register)
-   * up to `toUs`. A gap is the time between the last reading of one non-empty bucket and the first of the next
-   * one; a decrease is a bucket starting below where the previous one ended, or one whose readings went down
-   * inside it (min below its first value, or last below its max).
+   * Gaps and decreases of a series per meter over its rollups starting in [bucket of fromUs, toUs] (with a first
+   * reading at or before toUs). A gap is the time between the last reading of one non-empty bucket and the first
+   * of the next one; a decrease is a bucket starting below where the previous one ended, or one whose readings
+   * went down inside it (min below its first value, or last below its max). Also returns the first bucket's first
+   * reading, so the caller can join the period's start register to it.
+   * One short per-meter window over the series index (a lateral subquery), so no sort of all meters' rows;
+   * timestamps stay timestamps per row and become microseconds once per meter.
    */
   async seriesHealth(
     meterIds: readonly string[],
-    fromUs: readonly number[],
     series: Series,
+    fromUs: number,
     toUs: number,
     gapUs: number,
   ): Promise<SeriesHealth[]> {
@@ -293,36 +299,36 @@ export class ReadingsRepository {
       longest_gap_us: string | null;
       first_gap_start_us: string | null;
       decreases: string;
+      head_us: string;
+      head_value: number;
     }>(
-      `SELECT meter_id,
-              count(*) FILTER (WHERE gap_us > $7) AS gap_count,
-              max(gap_us) AS longest_gap_us,
-              min(previous_last_us) FILTER (WHERE gap_us > $7) AS first_gap_start_us,
-              count(*) FILTER (WHERE previous_last_value > first_value OR min_value < first_value
-                                  OR last_value < max_value) AS decreases
-       FROM (
-         SELECT r.meter_id, r.first_value, r.min_value, r.max_value, r.last_value,
-                ${US('r.first_ts')} - ${US('lag(r.last_ts) OVER w')} AS gap_us,
-                ${US('lag(r.last_ts) OVER w')} AS previous_last_us,
-                lag(r.last_value) OVER w AS previous_last_value
-         FROM unnest($1::text[], $2::bigint[]) AS m(meter_id, from_us)
-         JOIN readings_30m r ON r.meter_id = m.meter_id
-          AND r.quantity = $3 AND r.storage = $4 AND r.tariff = $5
-          AND r.bucket >= date_bin(INTERVAL '30 minutes', ${FROM_US('m.from_us')}, TIMESTAMPTZ '2000-01-01 00:00:00+00')
-          AND r.bucket <= ${FROM_US('$6')}
-          AND r.first_ts <= ${FROM_US('$6')}
-         WINDOW w AS (PARTITION BY r.meter_id ORDER BY r.bucket)
-       ) s
-       GROUP BY meter_id`,
-      [
-        meterIds,
-        fromUs.map(String),
-        series.quantity,
-        series.storage,
-        series.tariff,
-        String(toUs),
-        String(gapUs),
-      ],
+      `SELECT m.meter_id, h.*
+       FROM unnest($1::text[]) AS m(meter_id)
+       CROSS JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE gap > $7::bigint * INTERVAL '1 microsecond') AS gap_count,
+                ${US('max(gap)')} AS longest_gap_us,
+                ${US(`min(previous_last_ts) FILTER (WHERE gap > $7::bigint * INTERVAL '1 microsecond')`)}
+                  AS first_gap_start_us,
+                count(*) FILTER (WHERE previous_last_value > first_value OR min_value < first_value
+                                    OR last_value < max_value) AS decreases,
+                ${US('min(first_ts)')} AS head_us,
+                max(head_value) AS head_value
+         FROM (
+           SELECT r.first_ts, r.first_value, r.min_value, r.max_value, r.last_value,
+                  r.first_ts - lag(r.last_ts) OVER w AS gap,
+                  lag(r.last_ts) OVER w AS previous_last_ts,
+                  lag(r.last_value) OVER w AS previous_last_value,
+                  first_value(r.first_value) OVER w AS head_value
+           FROM readings_30m r
+           WHERE r.meter_id = m.meter_id AND r.quantity = $2 AND r.storage = $3 AND r.tariff = $4
+             AND r.bucket >= date_bin(INTERVAL '30 minutes', ${FROM_US('$5')}, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+             AND r.bucket <= ${FROM_US('$6')}
+             AND r.first_ts <= ${FROM_US('$6')}
+           WINDOW w AS (ORDER BY r.bucket)
+         ) s
+         HAVING count(*) > 0
+       ) h`,
+      [meterIds, series.quantity, series.storage, series.tariff, String(fromUs), String(toUs), String(gapUs)],
     );
     return result.rows.map((row) => ({
       meterId: row.meter_id,
@@ -330,6 +336,8 @@ export class ReadingsRepository {
       longestGapUs: row.longest_gap_us === null ? 0 : Number(row.longest_gap_us),
       firstGapStartUs: row.first_gap_start_us === null ? null : Number(row.first_gap_start_us),
       decreases: Number(row.decreases),
+      headUs: Number(row.head_us),
+      headValue: row.head_value,
     }));
   }
 
