@@ -16,6 +16,11 @@ export async function createCollectorApp(deps: CollectorDependencies): Promise<I
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  // Client addresses (audit log) come from X-Forwarded-For only behind the configured proxies.
+  (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set(
+    'trust proxy',
+    deps.settings.trustProxy,
+  );
   app.useGlobalFilters(
     new IngestErrorFilter({
       unavailable: deps.settings.retryAfterUnavailableSeconds,

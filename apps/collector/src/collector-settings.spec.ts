@@ -15,4 +15,12 @@ describe('loadCollectorSettings', () => {
       loadCollectorSettings({ COLLECTOR_MQTT_ENABLED: 'maybe', COLLECTOR_MQTT_SHARE_GROUP: 'a/b' }),
     ).toThrow(/COLLECTOR_MQTT_ENABLED: expected true or false.*COLLECTOR_MQTT_SHARE_GROUP: may not contain/);
   });
+
+  it('trusts no proxy unless COLLECTOR_TRUST_PROXY names one', () => {
+    expect(loadCollectorSettings({}).trustProxy).toBe(false);
+    expect(loadCollectorSettings({ COLLECTOR_TRUST_PROXY: '10.0.0.0/8' }).trustProxy).toEqual(['10.0.0.0/8']);
+    expect(() => loadCollectorSettings({ COLLECTOR_TRUST_PROXY: 'anyone' })).toThrow(
+      /COLLECTOR_TRUST_PROXY: 'anyone' is not true, false, a hop count or a proxy address/,
+    );
+  });
 });

@@ -1,3 +1,4 @@
+import { parseTrustProxy, type TrustProxy } from '@hes/config';
 import { z } from 'zod';
 
 /**
@@ -41,6 +42,16 @@ const schema = z.object({
   COLLECTOR_MQTT_CLIENT_ID: z.string().min(1).max(128).optional(),
   /** How long SIGTERM waits for in-flight requests and messages before closing their connections. */
   COLLECTOR_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
+  /** Proxies whose X-Forwarded-For gives the client address (see @hes/config parseTrustProxy); off by default. */
+  COLLECTOR_TRUST_PROXY: z
+    .string()
+    .transform((text, context): TrustProxy => {
+      const parsed = parseTrustProxy(text);
+      if (parsed.ok) return parsed.value;
+      context.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    })
+    .default(false),
 });
 
 export interface CollectorSettings {
@@ -66,6 +77,7 @@ export interface CollectorSettings {
   mqttShareGroup: string;
   mqttClientId: string | undefined;
   shutdownTimeoutMs: number;
+  trustProxy: TrustProxy;
 }
 
 /** Throws with every offending variable named, e.g. "COLLECTOR_DEDUP_WINDOW_MS: expected number". */
@@ -103,5 +115,6 @@ export function loadCollectorSettings(env: NodeJS.ProcessEnv = process.env): Col
     mqttShareGroup: s.COLLECTOR_MQTT_SHARE_GROUP,
     mqttClientId: s.COLLECTOR_MQTT_CLIENT_ID,
     shutdownTimeoutMs: s.COLLECTOR_SHUTDOWN_TIMEOUT_MS,
+    trustProxy: s.COLLECTOR_TRUST_PROXY,
   });
 }

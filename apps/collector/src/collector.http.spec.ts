@@ -56,7 +56,11 @@ describe('collector HTTP', () => {
       meterGroups: {
         groupsOf: async (ids) => new Map(ids.filter((id) => id === '66666666').map((id) => [id, 'tower-7'])),
       },
-      credentials: { gatewayIdForKeyHash: async (hash) => (hash === hashApiKey(key) ? 'gw-1' : undefined) },
+      credentials: {
+        credentialForKeyHash: async (hash) =>
+          hash === hashApiKey(key) ? { kind: 'gateway', id: 'gw-1' } : undefined,
+      },
+      audit: { write: async () => undefined },
       uploads,
       healthChecks: { kafka: async () => undefined },
     });

@@ -8,13 +8,14 @@ import { TelegramDeduplicator } from './ingest/dedup';
 import { MeterGroupResolver, type MeterGroupSource } from './ingest/meter-groups';
 import { MetricsIngestObserver } from './ingest/metrics-observer';
 import { IngestPipeline, type EnvelopeSink } from './ingest/pipeline';
-import { ApiKeyGuard } from './http/api-key.guard';
+import { ApiKeyGuard, type CollectorAuditLog } from './http/api-key.guard';
 import { ApiKeyVerifier, type GatewayCredentialSource } from './http/api-key-verifier';
 import { GatewayTelegramsController } from './http/gateway-telegrams.controller';
 import { HandheldUploadsController, type HandheldUploadStore } from './http/handheld-uploads.controller';
 import { HealthController } from './http/health.controller';
 import { MqttIngestService, type MqttIngestSettings } from './mqtt/mqtt-ingest.service';
 import {
+  COLLECTOR_AUDIT,
   COLLECTOR_SETTINGS,
   HANDHELD_UPLOAD_STORE,
   HEALTH_CHECKS,
@@ -32,6 +33,8 @@ export interface CollectorDependencies {
   sink: EnvelopeSink;
   meterGroups: MeterGroupSource;
   credentials: GatewayCredentialSource;
+  /** Where refused API keys are recorded, with the client address. */
+  audit: CollectorAuditLog;
   uploads: HandheldUploadStore;
   healthChecks: HealthChecks;
   /** Present when the collector subscribes to gateways over MQTT. */
@@ -73,6 +76,7 @@ export class CollectorModule {
           maxEntries: API_KEY_CACHE_ENTRIES,
         }),
       },
+      { provide: COLLECTOR_AUDIT, useValue: deps.audit },
       ApiKeyGuard,
     ];
     if (deps.mqtt) {

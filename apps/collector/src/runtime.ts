@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { AuditLog } from '@hes/auth';
 import { loadConfig, type HesConfig, type TopicConfig } from '@hes/config';
 import { TelegramProducer, type TopicSpec } from '@hes/messaging';
 import { HesMetrics } from '@hes/metrics';
@@ -94,6 +95,7 @@ export async function startCollector(options: CollectorRuntimeOptions = {}): Pro
       sink: kafkaConnection.sink,
       meterGroups: new PostgresMeterGroups(pool),
       credentials: new PostgresGatewayCredentials(pool),
+      audit: new AuditLog(pool),
       uploads: new PostgresHandheldUploads(pool),
       healthChecks: {
         kafka: () => kafkaConnection.probe(),

@@ -19,6 +19,7 @@ export type AuditAction =
   | 'meter_key.import'
   | 'meter_key.export_attempt'
   | 'meter.command'
+  | 'ingest.key_refused'
   | 'society.create'
   | 'society.delete'
   | 'meter.create'

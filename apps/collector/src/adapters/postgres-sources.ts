@@ -1,19 +1,30 @@
+import { ApiKeyRepository } from '@hes/auth';
 import { GatewayRepository, HandheldUploadRepository, MeterRepository, type MeterGroup } from '@hes/storage';
 import type { Pool } from 'pg';
-import type { GatewayCredentialSource } from '../http/api-key-verifier';
+import type { DeviceCredential, GatewayCredentialSource } from '../http/api-key-verifier';
 import type { HandheldUploadResult, HandheldUploadStore } from '../http/handheld-uploads.controller';
 import type { MeterGroupSource } from '../ingest/meter-groups';
 
-/** Gateway API keys from the `gateways` table: only active (not revoked) gateways authenticate. */
+/**
+ * API keys of gateways (the `gateways` table) and of societies (the API's `api_keys`, hashed the same way), active
+ * ones only. A society key's last use is recorded as the API records it.
+ */
 export class PostgresGatewayCredentials implements GatewayCredentialSource {
   private readonly gateways: GatewayRepository;
+  private readonly apiKeys: ApiKeyRepository;
 
   constructor(pool: Pool) {
     this.gateways = new GatewayRepository(pool);
+    this.apiKeys = new ApiKeyRepository(pool);
   }
 
-  async gatewayIdForKeyHash(apiKeyHash: string): Promise<string | undefined> {
-    return (await this.gateways.findActiveByKeyHash(apiKeyHash))?.id;
+  async credentialForKeyHash(apiKeyHash: string): Promise<DeviceCredential | undefined> {
+    const gateway = await this.gateways.findActiveByKeyHash(apiKeyHash);
+    if (gateway) return { kind: 'gateway', id: gateway.id };
+    const key = await this.apiKeys.findActiveByHash(apiKeyHash);
+    if (!key) return undefined;
+    await this.apiKeys.markUsed(key.id);
+    return { kind: 'society_api_key', id: key.id, societyId: key.societyId, scope: key.scope };
   }
 }
 
