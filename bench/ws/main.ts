@@ -61,6 +61,22 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** SIGTERM, then up to 10 s for the process to exit (the API closes its connections before the database goes). */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 /** Lines a child prints on stdout, one at a time. */
 function lines(child: ChildProcess): AsyncIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -179,7 +195,9 @@ async function main(): Promise<void> {
     const plans: { meterIds?: string[]; societyId?: string }[] = Array.from({ length: meterClients }, () => ({
       meterIds: [] as string[],
     }));
-    for (let n = 0; n < METERS; n++) plans[n % meterClients].meterIds!.push(meterIdOf(n));
+    // Every meter followed by at least one client and every client following at least one meter.
+    for (let i = 0; i < Math.max(METERS, meterClients); i++)
+      plans[i % meterClients].meterIds!.push(meterIdOf(i % METERS));
     for (let i = 0; i < DASHBOARDS; i++) plans.push({ societyId });
     const clients = spawn(
       process.execPath,
@@ -253,14 +271,13 @@ async function main(): Promise<void> {
     const p99 = report.latencyMs.p99;
     log(`p99 ${p99} ms: ${p99 <= 250 ? 'meets' : 'misses'} the 250 ms target`);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map(stop));
     await cache.close();
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys('hes:*B6*');
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
     await pool.end();
-    await sleep(500);
     await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
     await admin.end();
   }
