@@ -290,6 +290,32 @@ describe('live gateway', () => {
       expect(new Set(adminSeen)).toEqual(new Set(['A1000001', 'B1000001']));
     });
 
+    it("backfills a group subscription with the caller's meters only", async () => {
+      // Two days back, out of the way of the other tests' backfill windows.
+      const now = Date.now() - 2 * 86_400_000;
+      await new ReadingWriter(first.pool).write(
+        ['A1000001', 'B1000001'].map((meterId) => ({
+          meterId,
+          ts: new Date(now - 5_000),
+          quantity: 'battery_v',
+          storage: 0,
+          tariff: 0,
+          unit: 'V',
+          value: 3.6,
+          source: 'gateway',
+        })),
+      );
+      await first.pool.query(
+        `INSERT INTO events (meter_id, ts, kind) VALUES ('A1000001', $1, 'low_battery'), ('B1000001', $1, 'low_battery')`,
+        [new Date(now - 5_000)],
+      );
+      const client = await connectAs(viewerA);
+      client.send({ type: 'subscribe', groupId: northGroup, since: new Date(now - 6_000).toISOString() });
+      const backfill = await client.next('backfill', (m) => m.complete !== undefined);
+      expect(backfill.readings.map((r) => [r.meterId, r.quantity])).toEqual([['A1000001', 'battery_v']]);
+      expect(backfill.events.map((e) => [e.meterId, e.kind])).toEqual([['A1000001', 'low_battery']]);
+    });
+
     it('ends a meter subscription when the meter moves to another tenant', async () => {
       const client = await connectAs(viewerA);
       client.send({ type: 'subscribe', meterId: 'A2000002' });
