@@ -13,7 +13,9 @@
 #
 # Options through the environment: KAFKA_BROKERS=127.0.0.1:<port> to run the mock on another port,
 # KAFKA_MOCK_BROKERS=3 for a three-broker cluster on <port>..<port>+2, HES_CACHE_DIR for where the mock is
-# built and its pid/log files live (default /var/cache/hes as root).
+# built and its pid/log files live (default /var/cache/hes as root), KAFKA_MOCK_PARTITION_MAX_BYTES and
+# KAFKA_MOCK_PARTITION_MAX_MSGSETS for the retention per partition of a mock it starts (default 5 MiB and
+# 100,000 message sets; older data is dropped).
 # Progress and errors go to stderr; stdout carries only the environment.
 set -euo pipefail
 

@@ -21,14 +21,30 @@ export function log(bench: string, message: string): void {
   process.stderr.write(`${bench} ${new Date().toISOString().slice(11, 19)} ${message}\n`);
 }
 
-/** Runs scripts/local-stack.sh; returns the environment it prints (KAFKA_BROKERS, DATABASE_URL, ...). */
+/**
+ * Runs scripts/local-stack.sh; returns the environment it prints (KAFKA_BROKERS, DATABASE_URL, ...).
+ * `mockPartitionBytes` is the retention per partition of a mock this call starts (the mock's default is
+ * 5 MiB, which a consumer falling behind under load overruns).
+ */
 export function localStack(
   repoRoot: string,
   command: 'up' | 'status' | 'down',
   kafkaPort: number,
+  mockPartitionBytes?: number,
 ): Record<string, string> {
   const output = execFileSync('bash', [path.join(repoRoot, 'scripts/local-stack.sh'), command], {
-    env: { ...process.env, KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`, KAFKA_MOCK_BROKERS: '1' },
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
+      KAFKA_MOCK_BROKERS: '1',
+      ...(mockPartitionBytes === undefined
+        ? {}
+        : {
+            KAFKA_MOCK_PARTITION_MAX_BYTES: String(mockPartitionBytes),
+            // The message-set cap must not bind first: one set per produce request and partition.
+            KAFKA_MOCK_PARTITION_MAX_MSGSETS: String(10_000_000),
+          }),
+    },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', command === 'status' ? 'ignore' : 'inherit'],
   });

@@ -58,6 +58,7 @@ interface BenchOptions {
   latencyGroups: number;
   copyRows: number;
   kafkaPort: number;
+  mockPartitionMib: number;
   collectorPort: number;
   seed: number;
   drainTimeout: number;
@@ -98,6 +99,12 @@ function parseOptions(argv: string[]): BenchOptions {
     )
     .option('--copy-rows <n>', 'rows for the bare COPY ceiling (0 = skip)', positive(true), 2_000_000)
     .option('--kafka-port <port>', 'port of the private Kafka mock', positive(true), 19_392)
+    .option(
+      '--mock-partition-mib <n>',
+      'retention per partition of the private Kafka mock, MiB (its own default is 5)',
+      positive(true),
+      1024,
+    )
     .option(
       '--collector-port <port>',
       'collector port; decryptors use the following ports',
@@ -218,7 +225,9 @@ async function main(): Promise<void> {
   const script = (relative: string) => path.join(snapshot, relative);
 
   const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
-  const stackEnv = runLocalStack(repoRoot, 'up', options.kafkaPort);
+  if (mockWasRunning)
+    log(`Kafka mock on port ${options.kafkaPort} already running: --mock-partition-mib does not apply to it`);
+  const stackEnv = runLocalStack(repoRoot, 'up', options.kafkaPort, options.mockPartitionMib * 1024 * 1024);
   const adminUrl = new URL(stackEnv.DATABASE_URL);
   const database = `hes_bench_pipeline_${runId}`;
   const databaseUrl = new URL(stackEnv.DATABASE_URL);
