@@ -421,6 +421,23 @@ describe('readings API', () => {
     });
   });
 
+  it('documents every readings endpoint in the OpenAPI document', () => {
+    const paths = harness.openApi.paths;
+    for (const path of [
+      '/api/v1/meters/{id}/readings',
+      '/api/v1/meters/{id}/latest',
+      '/api/v1/meters/{id}/aggregates',
+      '/api/v1/meters/{id}/consumption',
+      '/api/v1/societies/{id}/consumption',
+      '/api/v1/meter-groups/{id}/consumption',
+    ]) {
+      expect(paths[path]?.get?.responses).toHaveProperty('200');
+    }
+    expect(paths['/api/v1/societies/{id}/consumption'].get?.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'format', in: 'query' })]),
+    );
+  });
+
   describe('tenant isolation', () => {
     it("answers 404 for another tenant's meter, society and their readings exactly like for missing ones", async () => {
       const api = as(adminA);
