@@ -25,6 +25,8 @@ import type { LiveRepository } from './live-repository';
 const BACKFILL_CHUNK = 1000;
 /** setTimeout's ceiling (about 24.8 days); a token living longer is re-checked when this fires. */
 const MAX_TIMER_MS = 2_147_483_647;
+/** Client frames waiting to be handled, at most; more are answered `rate_limited` and dropped. */
+const MAX_PENDING_FRAMES = 32;
 /** WebSocket close reasons are limited to 123 bytes. */
 const MAX_CLOSE_REASON = 120;
 
@@ -61,6 +63,7 @@ export class LiveConnection implements LiveSubscriber {
   private backfilling = 0;
   private closed = false;
   private work: Promise<void> = Promise.resolve();
+  private pendingFrames = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -69,9 +72,7 @@ export class LiveConnection implements LiveSubscriber {
   ) {
     const { settings } = context;
     this.flushIntervalMs = 1000 / settings.maxMessagesPerSecond;
-    socket.on('message', (data: RawData, isBinary: boolean) =>
-      this.enqueue(() => this.handleFrame(data, isBinary)),
-    );
+    socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
     let credential: string | undefined;
     try {
       credential = credentialOf(headers);
@@ -188,6 +189,27 @@ export class LiveConnection implements LiveSubscriber {
     this.subscriptions.clear();
     this.pendingReadings.clear();
     this.pendingEvents = [];
+  }
+
+  /** Frames are handled one at a time; a client sending faster than they are answered gets `rate_limited`. */
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.pendingFrames >= MAX_PENDING_FRAMES) {
+      this.send(
+        errorMessage(
+          'rate_limited',
+          `more than ${MAX_PENDING_FRAMES} requests waiting; wait for the answers`,
+        ),
+      );
+      return;
+    }
+    this.pendingFrames++;
+    this.enqueue(async () => {
+      try {
+        await this.handleFrame(data, isBinary);
+      } finally {
+        this.pendingFrames--;
+      }
+    });
   }
 
   private enqueue(task: () => Promise<void>): void {

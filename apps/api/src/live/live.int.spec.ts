@@ -182,6 +182,22 @@ describe('live gateway', () => {
       });
     });
 
+    it('answers a flood of requests with rate_limited and keeps serving the connection', async () => {
+      const client = await connectAs(viewerA);
+      for (let i = 0; i < 200; i++) client.send({ type: 'subscribe', meterId: 'A3000003' });
+      expect((await client.next('error')).error).toEqual({
+        code: 'rate_limited',
+        message: 'more than 32 requests waiting; wait for the answers',
+        details: [],
+      });
+      const answered = () => client.messages.filter((m) => m.type === 'subscribed').length;
+      // Those waiting are still answered; then the connection takes requests again.
+      await client.next('subscribed', () => answered() >= 32);
+      client.send({ type: 'unsubscribe', meterId: 'A3000003' });
+      await client.next('unsubscribed');
+      expect(answered()).toBeLessThan(200);
+    });
+
     it('answers malformed messages with field-level errors', async () => {
       const client = await connectAs(viewerA);
       client.send({ type: 'subscribe', meterId: 'XYZ', since: 'yesterday' });
