@@ -312,6 +312,8 @@ export class LiveConnection implements LiveSubscriber {
         return;
       }
       if (!result.ok) {
+        // Subscribed before but no longer visible (e.g. the meter moved away since): that subscription ends too.
+        if (this.subscriptions.has(target.key)) this.unsubscribe(target);
         this.send(errorMessage('not_found', result.notFound, [], target.key));
         return;
       }

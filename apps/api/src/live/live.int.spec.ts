@@ -332,6 +332,29 @@ describe('live gateway', () => {
       expect(backfill.events.map((e) => [e.meterId, e.kind])).toEqual([['A1000001', 'low_battery']]);
     });
 
+    it('ends a meter subscription when subscribing again finds the meter gone from the tenant', async () => {
+      const client = await connectAs(viewerA);
+      client.send({ type: 'subscribe', meterId: 'A2000002' });
+      await client.next('subscribed');
+      await first.pool.query(`UPDATE meters SET society_id = $1 WHERE meter_id = 'A2000002'`, [societyB]);
+      try {
+        client.send({ type: 'subscribe', meterId: 'A2000002' });
+        expect(await client.next('unsubscribed')).toEqual({
+          type: 'unsubscribed',
+          subscription: 'meter:A2000002',
+        });
+        expect((await client.next('error')).error.message).toBe('meter not found');
+        await first.readingCache.applyReadings([reading('A2000002', 9, Date.now())]);
+        client.send({ type: 'subscribe', meterId: 'A3000003' });
+        await client.next('subscribed', (m) => m.subscription === 'meter:A3000003');
+        await first.readingCache.applyReadings([reading('A3000003', 1, Date.now())]);
+        await client.next('update');
+        expect(updates(client).flatMap((m) => m.readings.map((r) => r.meterId))).toEqual(['A3000003']);
+      } finally {
+        await first.pool.query(`UPDATE meters SET society_id = $1 WHERE meter_id = 'A2000002'`, [societyA]);
+      }
+    });
+
     it('ends a meter subscription when the meter moves to another tenant', async () => {
       const client = await connectAs(viewerA);
       client.send({ type: 'subscribe', meterId: 'A2000002' });
