@@ -162,9 +162,6 @@ export interface BatchSummary {
  * duplicate of a stored telegram. A bad message therefore never holds up the partition.
  */
 export class BatchProcessor {
-  /** Format version the latest pool task was given: tells whether a retry could decode more. */
-  private lastTaskVersion = 0;
-
   constructor(private readonly deps: BatchProcessorDeps) {}
 
   /** One partition batch, or the batches of one fetch merged into one unit of work. */
@@ -449,24 +446,28 @@ export class BatchProcessor {
    */
   private async decode(batch: WorkUnit, telegrams: Telegram[]): Promise<TelegramOutcome[]> {
     if (telegrams.length === 0) return [];
-    const outcomes = await this.runTask(batch, telegrams);
+    const { outcomes, formatsVersion } = await this.runTask(batch, telegrams);
     const retry = outcomes
       .map((outcome, i) => (!outcome.ok && outcome.code === 'UNKNOWN_COMPACT_FORMAT' ? i : -1))
       .filter((i) => i >= 0);
-    if (retry.length > 0 && this.lastTaskVersion !== this.deps.formats.version) {
+    // Compared with the version this task was given, not a processor-wide "latest task" (which a concurrent
+    // unit may have moved on): a format learned meanwhile anywhere earns the frames a second attempt.
+    if (retry.length > 0 && formatsVersion !== this.deps.formats.version) {
       const again = await this.runTask(
         batch,
         retry.map((i) => telegrams[i]),
       );
-      retry.forEach((index, j) => (outcomes[index] = again[j]));
+      retry.forEach((index, j) => (outcomes[index] = again.outcomes[j]));
     }
     return outcomes;
   }
 
-  private async runTask(batch: WorkUnit, telegrams: Telegram[]): Promise<TelegramOutcome[]> {
+  private async runTask(
+    batch: WorkUnit,
+    telegrams: Telegram[],
+  ): Promise<{ outcomes: TelegramOutcome[]; formatsVersion: number }> {
     const { deps } = this;
     const version = deps.formats.version;
-    this.lastTaskVersion = version;
     const items = telegrams.map((t) => ({
       telegram: t.envelope.telegram,
       key: deps.keys.get(t.meterId)?.material(),
@@ -481,7 +482,7 @@ export class BatchProcessor {
       );
       if (added > 0) deps.logger.info({ added }, 'learned compact-frame formats persisted');
     }
-    return result.outcomes;
+    return { outcomes: result.outcomes, formatsVersion: version };
   }
 
   /** Primes the tracker from storage for meters it does not hold, then applies the telegrams in order. */
