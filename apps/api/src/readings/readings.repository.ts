@@ -283,7 +283,8 @@ export class ReadingsRepository {
    * went down inside it (min below its first value, or last below its max). Also returns the first bucket's first
    * reading, so the caller can join the period's start register to it.
    * One short per-meter window over the series index (a lateral subquery), so no sort of all meters' rows;
-   * timestamps stay timestamps per row and become microseconds once per meter.
+   * timestamps stay timestamps per row and become microseconds once per meter, and the first bucket is the one
+   * row without a predecessor (no extra window function for it).
    */
   async seriesHealth(
     meterIds: readonly string[],
@@ -312,13 +313,12 @@ export class ReadingsRepository {
                 count(*) FILTER (WHERE previous_last_value > first_value OR min_value < first_value
                                     OR last_value < max_value) AS decreases,
                 ${US('min(first_ts)')} AS head_us,
-                max(head_value) AS head_value
+                max(first_value) FILTER (WHERE previous_last_ts IS NULL) AS head_value
          FROM (
            SELECT r.first_ts, r.first_value, r.min_value, r.max_value, r.last_value,
                   r.first_ts - lag(r.last_ts) OVER w AS gap,
                   lag(r.last_ts) OVER w AS previous_last_ts,
-                  lag(r.last_value) OVER w AS previous_last_value,
-                  first_value(r.first_value) OVER w AS head_value
+                  lag(r.last_value) OVER w AS previous_last_value
            FROM readings_30m r
            WHERE r.meter_id = m.meter_id AND r.quantity = $2 AND r.storage = $3 AND r.tariff = $4
              AND r.bucket >= date_bin(INTERVAL '30 minutes', ${FROM_US('$5')}, TIMESTAMPTZ '2000-01-01 00:00:00+00')
