@@ -15,7 +15,8 @@ import type { LoadPlan, RateResult, SequentialResult } from './load';
  * separate process over HTTP. Run after compiling (see bench/README.md): `node dist/bench/api/main.js`.
  * Settings (env): BENCH_POSTGRES_URL (admin connection), BENCH_REDIS_URL (a Redis database number of its own,
  * default redis://127.0.0.1:6379/7), BENCH_METERS (10,000), BENCH_SLOTS (251 half-hours per meter),
- * BENCH_LATEST_RATE (2,000/s), BENCH_SECONDS (30 per rate run), BENCH_KEEP_DATABASE (1 keeps the database).
+ * BENCH_LATEST_RATE (2,000/s), BENCH_LOW_RATE (100/s), BENCH_DAY_RATE (200/s), BENCH_SECONDS (30 per rate run),
+ * BENCH_KEEP_DATABASE (1 keeps the database).
  */
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/7';
@@ -23,6 +24,7 @@ const METERS = Number(process.env.BENCH_METERS ?? 10_000);
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 251);
 const LATEST_RATE = Number(process.env.BENCH_LATEST_RATE ?? 2_000);
 const DAY_RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
+const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === '1';
 const SLOT_MS = 30 * 60_000;
@@ -287,6 +289,12 @@ async function main(): Promise<void> {
       workDir,
     );
     log(`latest (Redis) at ${LATEST_RATE}/s: ${JSON.stringify(latest)}`);
+    // The same at a rate this machine serves without queueing, to separate service time from saturation.
+    const latestLow = await runLoad<RateResult>(
+      { ...warm, ratePerSecond: LOW_RATE, connections: 10, seconds: SECONDS },
+      workDir,
+    );
+    log(`latest (Redis) at ${LOW_RATE}/s: ${JSON.stringify(latestLow)}`);
 
     const dayStart = new Date(endMs - 2 * DAY_MS).toISOString();
     const dayEnd = new Date(endMs - DAY_MS).toISOString();
@@ -323,6 +331,12 @@ async function main(): Promise<void> {
     log(
       `society consumption, CSV: ${summary(csv.timingsMs)}; statuses ${[...new Set(csv.statuses)]}, ${csv.bytes[0]} bytes`,
     );
+    const oneDayPath = `/api/v1/societies/${seeded.societyId}/consumption?from=${dayStart}&to=${dayEnd}`;
+    const oneDay = await runLoad<SequentialResult>(
+      { kind: 'sequential', baseUrl, token, paths: [oneDayPath], repeat: 3 },
+      workDir,
+    );
+    log(`society consumption ${dayStart} - ${dayEnd} (one day), JSON: ${summary(oneDay.timingsMs)}`);
 
     // Latest with Redis emptied for these meters: every answer from the database.
     const keys = await redis.keys('hes:latest:B3*');
