@@ -41,7 +41,7 @@ describe('decrypt service', () => {
   let viewerA: string;
   let adminB: string;
   const vectors = loadVectors().filter(
-    (vector) => vector.driver === 'kamwater' && vector.id === '76348799' && vector.key !== null,
+    (vector) => vector.driver === 'kamwater' && vector.expected?.id === '76348799' && vector.key !== null,
   );
   const realFull = vectors.find((vector) => vector.telegram.startsWith('2A44'))!;
   const realCompact = vectors.find((vector) => vector.telegram.startsWith('2344'))!;
