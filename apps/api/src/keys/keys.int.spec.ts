@@ -373,6 +373,26 @@ describe('meter keys API', () => {
     );
   });
 
+  it('stores a multi-row import with versions per meter and its audit entries in row order', async () => {
+    const csv = `meter_id;key\n76348801;${KEY_4}\nAAAA0003;${KEY_3}\nAAAA0001;${KEY_1}\n`;
+    const response = await as(adminA).upload('/keys/import', Buffer.from(csv), 'keys.csv');
+    expect(
+      response.body.rows.map((row: { meterId: string; version: number }) => [row.meterId, row.version]),
+    ).toEqual([
+      ['76348801', 1],
+      ['AAAA0003', 1],
+      ['AAAA0001', 3],
+    ]);
+    const entries = (await auditRows('meter_key.import')).slice(-3);
+    expect(entries.map((entry) => [entry.target, (entry.details as { version: number }).version])).toEqual([
+      ['meter:76348801', 1],
+      ['meter:AAAA0003', 1],
+      ['meter:AAAA0001', 3],
+    ]);
+    const stored = await new MeterKeyRepository(harness.pool).load('AAAA0001');
+    expect(harness.meterKeyCipher.decrypt('AAAA0001', stored!).toString('hex').toUpperCase()).toBe(KEY_1);
+  });
+
   it('documents the uploads as multipart forms in the OpenAPI document', async () => {
     const document = (await harness.http().get('/docs-json')).body as {
       paths: Record<
