@@ -269,6 +269,7 @@ describe('readings API', () => {
       ['30m', (ms: number) => ms - (ms % (30 * MINUTE))],
       ['1h', (ms: number) => ms - (ms % (60 * MINUTE))],
       ['1d', (ms: number) => ms - (ms % (24 * 60 * MINUTE))],
+      ['1mo', (ms: number) => Date.UTC(new Date(ms).getUTCFullYear(), new Date(ms).getUTCMonth(), 1)],
     ])(
       '%s buckets match first/last/min/max/avg/sum/count over the raw rows',
       async (interval, bucketStart) => {
