@@ -103,6 +103,13 @@ describe('ReadingCache against Redis', () => {
     expect(latest.volume).toMatchObject({ value: 11, ts: NOW - HOUR, unit: 'm3', meterGroup: 'tower-a' });
     expect(latest['volume@s1t0'].value).toBe(99);
     expect((await cache.getLatest('M2')).flow_temperature.value).toBe(5);
+    // Within one batch too: a back-dated reading after a newer one of the same register is not latest.
+    const mixed = await cache.applyReadings(
+      [reading('M3', NOW - HOUR, 1), reading('M3', NOW - 2 * HOUR, 2)],
+      NOW,
+    );
+    expect(mixed.latestUpdated).toBe(1);
+    expect((await cache.getLatest('M3')).volume.value).toBe(1);
   });
 
   it('keeps a 24-hour window per meter+quantity, trimmed and expiring', async () => {

@@ -316,34 +316,54 @@ for m = 1, tonumber(ARGV[3]) do
   local windowBase = i + 2
   i = windowBase + tonumber(ARGV[windowBase]) + 1
   local count = tonumber(ARGV[i])
-  i = i + 1
+  local first = i + 1
+  i = first + count * 5
+  -- One HMGET and one HSET per meter instead of a pair per reading.
+  local fields = {}
+  for r = 0, count - 1 do fields[r + 1] = ARGV[first + r * 5] end
+  local current = redis.call('HMGET', latestKey, unpack(fields))
+  local newest = {}
+  local written = {}
+  local writes = {}
   local touched = {}
   local fresh = {}
-  for r = 1, count do
-    local field = ARGV[i]
-    local ts = tonumber(ARGV[i + 1])
-    local current = redis.call('HGET', latestKey, field)
-    local newer = true
-    if current then
-      local storedTs = tonumber(string.match(current, '^{"ts":(%-?[%d%.eE%+]+)'))
-      if not storedTs then
-        local ok, decoded = pcall(cjson.decode, current)
-        if ok and type(decoded) == 'table' then storedTs = tonumber(decoded.ts) end
+  for r = 0, count - 1 do
+    local at = first + r * 5
+    local field = ARGV[at]
+    local ts = tonumber(ARGV[at + 1])
+    local known = newest[field]
+    if known == nil then
+      known = false
+      local stored = current[r + 1]
+      if stored then
+        known = tonumber(string.match(stored, '^{"ts":(%-?[%d%.eE%+]+)'))
+        if not known then
+          local ok, decoded = pcall(cjson.decode, stored)
+          known = ok and type(decoded) == 'table' and tonumber(decoded.ts) or false
+        end
       end
-      if storedTs and storedTs > ts then newer = false end
     end
-    if newer then
-      redis.call('HSET', latestKey, field, ARGV[i + 2])
+    if not known or known <= ts then
+      newest[field] = ts
+      if written[field] == nil then
+        writes[#writes + 1] = field
+        writes[#writes + 1] = ARGV[at + 2]
+        written[field] = #writes
+      else
+        writes[written[field]] = ARGV[at + 2]
+      end
       updated = updated + 1
+    else
+      newest[field] = known
     end
-    local slot = tonumber(ARGV[i + 3])
+    local slot = tonumber(ARGV[at + 3])
     if slot > 0 then
-      redis.call('ZADD', ARGV[windowBase + slot], ts, ARGV[i + 4])
+      redis.call('ZADD', ARGV[windowBase + slot], ts, ARGV[at + 4])
       touched[slot] = true
     end
-    if ARGV[i + 4] ~= '' then fresh[#fresh + 1] = ARGV[i + 2] end
-    i = i + 5
+    if ARGV[at + 4] ~= '' then fresh[#fresh + 1] = ARGV[at + 2] end
   end
+  if #writes > 0 then redis.call('HSET', latestKey, unpack(writes)) end
   for slot in pairs(touched) do
     redis.call('ZREMRANGEBYSCORE', ARGV[windowBase + slot], '-inf', '(' .. windowStart)
     redis.call('PEXPIRE', ARGV[windowBase + slot], windowMs)
