@@ -125,6 +125,18 @@ describe('decrypt service', () => {
       encoding: 'base64',
     });
     expect(explicit.body.ok).toBe(true);
+    // As wmbusmeters logs it: an underscore between the plaintext header and the encrypted part, and blanks.
+    const logged = `${realFull.telegram.slice(0, 22)}_${realFull.telegram.slice(22, 40)} ${realFull.telegram.slice(40)}`;
+    expect((await post(viewerA, '/decrypt/telegram', { telegram: logged })).body).toMatchObject({
+      ok: true,
+      meterId: '76348799',
+    });
+    const oddHex = await post(viewerA, '/decrypt/telegram', { telegram: 'ABC', encoding: 'hex' });
+    expect(oddHex.body).toMatchObject({
+      ok: false,
+      meterId: null,
+      error: { code: 'BAD_INPUT', message: 'telegram is not an even number of hex digits' },
+    });
   });
 
   it('answers each item of a batch on its own, in order, with error codes', async () => {

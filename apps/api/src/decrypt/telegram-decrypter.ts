@@ -8,13 +8,17 @@ import type { DecryptResult, DecryptTelegramRequest } from './decrypt.dto';
 const HEX = /^[0-9A-Fa-f]+$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** The telegram bytes of a request item, or why they cannot be read. */
+/**
+ * The telegram bytes of a request item, or why they cannot be read. Hex may contain blanks and the underscore
+ * wmbusmeters prints between a telegram's plaintext header and its encrypted part, so its logs paste as they are.
+ */
 function telegramBytes(item: DecryptTelegramRequest): Buffer | string {
   const text = item.telegram.replace(/\s+/g, '');
-  const encoding = item.encoding ?? (HEX.test(text) && text.length % 2 === 0 ? 'hex' : 'base64');
+  const hex = text.replace(/_/g, '');
+  const encoding = item.encoding ?? (HEX.test(hex) && hex.length % 2 === 0 ? 'hex' : 'base64');
   if (encoding === 'hex') {
-    if (!HEX.test(text) || text.length % 2 !== 0) return 'telegram is not an even number of hex digits';
-    return Buffer.from(text, 'hex');
+    if (!HEX.test(hex) || hex.length % 2 !== 0) return 'telegram is not an even number of hex digits';
+    return Buffer.from(hex, 'hex');
   }
   if (!BASE64.test(text) || text.length % 4 === 1) return 'telegram is neither hex nor base64';
   return Buffer.from(text, 'base64');
