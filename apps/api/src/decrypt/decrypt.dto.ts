@@ -21,7 +21,7 @@ export class DecryptTelegramRequest {
   @ApiProperty({
     description:
       'one raw wM-Bus telegram (with or without data-link CRCs) or wired M-Bus long frame, as hex (blanks and ' +
-      "wmbusmeters' '_' allowed) or base64',
+      "wmbusmeters' '_' allowed) or base64",
     example: '2A442D2C998734761B168D2091D37CAC21E1D68CDAFFCD3DC452BD802913FF7B1706CA9E355D6C2701CC24',
   })
   @IsString()
