@@ -115,7 +115,14 @@ export class KeyImportController {
         { field: 'file', message: 'send the CSV as multipart field "file" or as a text/csv body' },
       ]);
     }
-    return this.importer.import(principal, parseKeyCsv(content), { dryRun, source: 'csv', ip });
+    let candidates: KeyImportCandidate[];
+    try {
+      candidates = parseKeyCsv(content);
+    } finally {
+      // The upload holds every key in clear; the parsed rows are all that is needed from here on.
+      content.fill(0);
+    }
+    return this.importer.import(principal, candidates, { dryRun, source: 'csv', ip });
   }
 
   @Post('kem')
