@@ -268,17 +268,7 @@ export class BatchProcessor {
     for (let i = 0; i < decoded.length; i++)
       deps.metrics.observeStage('decoded_to_stored', decodedAt, storedAt);
 
-    await this.updateCache(
-      accepted.flatMap((s) => s.readings),
-      decoded,
-      transitions,
-      groupOf,
-    );
-    const cachedAt = Date.now();
-    for (let i = 0; i < decoded.length; i++)
-      deps.metrics.observeStage('stored_to_cached', storedAt, cachedAt);
     const readingsMessages = accepted.map((s) => s.message);
-
     const eventMessages: EventMessage[] = transitions.map((e) => ({
       v: MESSAGE_VERSION,
       meterId: e.meterId,
@@ -287,9 +277,22 @@ export class BatchProcessor {
       kind: e.kind,
       details: e.details,
     }));
-    await this.retrying(batch, 'publishing derived messages', () =>
+    // The cache (best effort, never throws) and the derived topics (retried until acknowledged) do not
+    // depend on each other: both go out at once, so a unit waits for the slower of the two, not their sum.
+    const cached = this.updateCache(
+      accepted.flatMap((s) => s.readings),
+      decoded,
+      transitions,
+      groupOf,
+    ).then(() => {
+      const cachedAt = Date.now();
+      for (let i = 0; i < decoded.length; i++)
+        deps.metrics.observeStage('stored_to_cached', storedAt, cachedAt);
+    });
+    const published = this.retrying(batch, 'publishing derived messages', () =>
       deps.publisher.publish({ readings: readingsMessages, events: eventMessages, deadLetters }),
     );
+    await Promise.all([cached, published]);
     for (const t of telegrams) deps.window.remember(t.dedupKey, t.envelope.receivedAt);
 
     return {
