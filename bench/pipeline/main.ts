@@ -63,6 +63,7 @@ interface BenchOptions {
   seed: number;
   drainTimeout: number;
   keepDatabase: boolean;
+  cpuProf?: string;
 }
 
 const positive = (integerOnly: boolean) => (text: string) => {
@@ -114,6 +115,7 @@ function parseOptions(argv: string[]): BenchOptions {
     .option('--seed <n>', 'fleet seed', positive(true), 20_261_124)
     .option('--drain-timeout <s>', 'longest wait for the backlog after the load stops', positive(false), 300)
     .option('--keep-database', 'leave the bench database in place for inspection', false)
+    .option('--cpu-prof <dir>', 'run the collector and decryptors under node --cpu-prof, profiles into <dir>')
     .parse(argv);
   const options = program.opts<BenchOptions>();
   if (options.latencyGroups > options.groups)
@@ -223,6 +225,8 @@ async function main(): Promise<void> {
   cpSync(compiledRoot, snapshot, { recursive: true });
   symlinkSync(path.join(repoRoot, 'db'), path.join(workDir, 'db'));
   const script = (relative: string) => path.join(snapshot, relative);
+  // Profiles are written when a process exits (the bench stops them with SIGTERM at the end).
+  const profiling = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProf)}`] : [];
 
   const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
   if (mockWasRunning)
@@ -267,7 +271,10 @@ async function main(): Promise<void> {
   let scraper: MetricsScraper | undefined;
   let lagTimer: NodeJS.Timeout | undefined;
   try {
-    const migration = await runMigrations(pool, { dialect: 'postgres' });
+    const migration = await runMigrations(pool, {
+      dialect: 'postgres',
+      migrationsDir: path.join(repoRoot, 'db', 'migrations'),
+    });
     log(`database ${database} migrated (${migration.dialect}, ${migration.applied.length} migrations)`);
 
     const apiKeys = Array.from({ length: options.gateways }, () => generateApiKey());
@@ -307,6 +314,7 @@ async function main(): Promise<void> {
         COLLECTOR_MQTT_ENABLED: 'false',
       },
       path.join(workDir, 'collector.log'),
+      { nodeArgs: profiling },
     );
     processes.push(collector);
     await waitForHttpOk(`http://127.0.0.1:${options.collectorPort}/health`, collector, 90_000);
@@ -331,6 +339,7 @@ async function main(): Promise<void> {
           DECRYPTOR_POOL_SIZE: String(options.poolSize),
         },
         path.join(workDir, `decryptor-${i + 1}.log`),
+        { nodeArgs: profiling },
       ),
     );
     processes.push(...decryptors);
