@@ -1,5 +1,6 @@
 /** startApi from environment variables: migrates, listens, serves health and refuses production without a secret. */
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import request from 'supertest';
 import { startApi } from './runtime';
 
@@ -26,6 +27,46 @@ describe('startApi', () => {
       expect(health.body.status).toBe('ok');
       expect(health.body.checks.kafka).toEqual({ status: 'up' });
       await request(`http://127.0.0.1:${api.port}`).get('/api/v1/societies').expect(401);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('keeps answering, limited per instance, when Redis goes away, and still stops cleanly', async () => {
+    // A TCP relay in front of the local Redis stands for the network path that breaks.
+    const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = connect(Number(redisUrl.port || 6379), redisUrl.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const api = await startApi({
+      env: {
+        DATABASE_URL: db.url,
+        LOG_LEVEL: 'silent',
+        API_JWT_SECRET: 'k'.repeat(40),
+        REDIS_URL: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+        API_LOGIN_RATE_LIMIT_PER_MINUTE: '2',
+      },
+      port: 0,
+      rateLimitKeyPrefix: `${uniqueName('hes_api_runtime')}:`,
+    });
+    try {
+      const closed = new Promise<void>((resolve) => relay.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      const target = request(`http://127.0.0.1:${api.port}`);
+      const attempt = async () =>
+        (await target.post('/api/v1/auth/login').send({ email: 'a@example.org', password: 'x'.repeat(12) }))
+          .status;
+      expect([await attempt(), await attempt(), await attempt()]).toEqual([401, 401, 429]);
+      expect((await target.get('/health').expect(503)).body.checks.redis.status).toBe('down');
     } finally {
       await api.stop();
     }

@@ -66,7 +66,18 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
 
   const pool = createPool(config.database.url, { applicationName: 'hes-api' });
   const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  // ioredis reports every failed reconnect; one line when the connection is lost and one when it is back.
+  let redisLost = false;
+  redis.on('error', (error) => {
+    if (redisLost) return;
+    redisLost = true;
+    logger.warn({ err: error }, 'redis connection lost: rate limits per instance until it is back');
+  });
+  redis.on('ready', () => {
+    if (!redisLost) return;
+    redisLost = false;
+    logger.info('redis connection restored');
+  });
   // Fail-fast client of its own: while Redis is down, latest values come from the database instead of waiting.
   const readingCache = new ReadingCache({ url: config.redis.url });
   const { commands: commandsTopic } = config.kafka.topics;
