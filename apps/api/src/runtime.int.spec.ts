@@ -72,6 +72,26 @@ describe('startApi', () => {
     }
   });
 
+  it('starts while Kafka is unreachable and reports it down on /health', async () => {
+    const api = await startApi({
+      env: {
+        DATABASE_URL: db.url,
+        LOG_LEVEL: 'silent',
+        API_JWT_SECRET: 'k'.repeat(40),
+        KAFKA_BROKERS: '127.0.0.1:1',
+      },
+      port: 0,
+      rateLimitKeyPrefix: `${uniqueName('hes_api_runtime')}:`,
+    });
+    try {
+      const health = await request(`http://127.0.0.1:${api.port}`).get('/health').expect(503);
+      expect(health.body.checks.kafka.status).toBe('down');
+      expect(health.body.checks.database).toEqual({ status: 'up' });
+    } finally {
+      await api.stop();
+    }
+  });
+
   it('refuses to start in production without API_JWT_SECRET', async () => {
     await expect(
       startApi({
