@@ -143,6 +143,7 @@ export class CommandsController {
   }
 
   @Get('commands/:id')
+  @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: CommandResponse })
   @ApiNotFoundResponse({ type: ApiErrorResponse })
   async get(@CurrentPrincipal() principal: Principal, @UuidParam('id') id: string): Promise<CommandResponse> {
