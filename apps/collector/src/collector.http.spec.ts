@@ -61,6 +61,7 @@ describe('collector HTTP', () => {
           hash === hashApiKey(key) ? { kind: 'gateway', id: 'gw-1' } : undefined,
       },
       audit: { write: async () => undefined },
+      meterSocieties: { registeredOutside: async () => new Set<string>() },
       uploads,
       healthChecks: { kafka: async () => undefined },
     });

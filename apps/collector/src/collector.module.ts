@@ -7,7 +7,7 @@ import { InFlightLimiter } from './ingest/admission';
 import { TelegramDeduplicator } from './ingest/dedup';
 import { MeterGroupResolver, type MeterGroupSource } from './ingest/meter-groups';
 import { MetricsIngestObserver } from './ingest/metrics-observer';
-import { IngestPipeline, type EnvelopeSink } from './ingest/pipeline';
+import { IngestPipeline, type EnvelopeSink, type MeterSocietySource } from './ingest/pipeline';
 import { ApiKeyGuard, type CollectorAuditLog } from './http/api-key.guard';
 import { ApiKeyVerifier, type GatewayCredentialSource } from './http/api-key-verifier';
 import { GatewayTelegramsController } from './http/gateway-telegrams.controller';
@@ -32,6 +32,8 @@ export interface CollectorDependencies {
   /** The raw-topic producer (acks = all, idempotent, partitioned by meter group). */
   sink: EnvelopeSink;
   meterGroups: MeterGroupSource;
+  /** Which meters a society API key may not feed (registered outside its society). */
+  meterSocieties: MeterSocietySource;
   credentials: GatewayCredentialSource;
   /** Where refused API keys are recorded, with the client address. */
   audit: CollectorAuditLog;
@@ -63,6 +65,7 @@ export class CollectorModule {
         maxInFlightBytes: settings.maxInFlightBytes,
       }),
       observer: new MetricsIngestObserver(deps.metrics),
+      meterSocieties: deps.meterSocieties,
       itemOptions: { maxFutureSkewMs: settings.maxFutureSkewMs, maxTelegramBytes: MAX_TELEGRAM_BYTES },
     });
     const providers: Provider[] = [

@@ -13,6 +13,7 @@ import {
   PostgresGatewayCredentials,
   PostgresHandheldUploads,
   PostgresMeterGroups,
+  PostgresMeterSocieties,
 } from './adapters/postgres-sources';
 import { createCollectorApp } from './app';
 import { loadCollectorSettings, type CollectorSettings } from './collector-settings';
@@ -94,6 +95,7 @@ export async function startCollector(options: CollectorRuntimeOptions = {}): Pro
       logLevel: config.logLevel,
       sink: kafkaConnection.sink,
       meterGroups: new PostgresMeterGroups(pool),
+      meterSocieties: new PostgresMeterSocieties(pool),
       credentials: new PostgresGatewayCredentials(pool),
       audit: new AuditLog(pool),
       uploads: new PostgresHandheldUploads(pool),

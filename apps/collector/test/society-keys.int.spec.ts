@@ -1,7 +1,7 @@
 /**
  * Society API keys at the collector (startCollector against the local Kafka broker and a throw-away database):
- * a key with the ingest scope posts telegrams like a gateway (its envelopes name the key), a read key is refused
- * with 403, a revoked one with 401; refusals are audit-logged with the client address, which comes from
+ * a key with the ingest scope posts telegrams like a gateway (its envelopes name the key) for its society's meters
+ * and unregistered ones, a read key is refused with 403, a revoked one with 401; refusals are audit-logged with the client address, which comes from
  * X-Forwarded-For only when COLLECTOR_TRUST_PROXY names the proxy.
  */
 import { generateApiKey, hashApiKey } from '@hes/keys';
@@ -18,6 +18,13 @@ jest.setTimeout(60_000);
 /** Kamstrup flowIQ-style frame (ELL AES-CTR, still encrypted), vector "Elen" of shared/wmbus/vectors.jsonl. */
 const KAMSTRUP =
   '35442D2C6666666633028D2070806A0520B4D3780405F208000004FB82753F00000004853C0000000004FB82F53CCA01000001FD1722';
+
+/** The same frame from another meter: the id is bytes 4-7, least significant byte first. */
+function telegramOf(meterId: string): string {
+  const telegram = Buffer.from(KAMSTRUP, 'hex');
+  Buffer.from(meterId, 'hex').reverse().copy(telegram, 4);
+  return telegram.toString('hex');
+}
 
 describe('society API keys at the collector', () => {
   const base = uniqueName('collector_keys');
@@ -115,6 +122,40 @@ describe('society API keys at the collector', () => {
     });
     const used = await pool.query(`SELECT last_used_at FROM api_keys WHERE id = $1`, [ingestKeyId]);
     expect(used.rows[0].last_used_at).not.toBeNull();
+  });
+
+  it("rejects telegrams of meters registered outside the key's society, takes its own and unregistered ones", async () => {
+    const other = (
+      await pool.query<{ id: string }>(`INSERT INTO societies (name) VALUES ('Other') RETURNING id`)
+    ).rows[0].id;
+    const register = (meterId: string, society: string | null) =>
+      pool.query(
+        `INSERT INTO meters (meter_id, manufacturer, device_type, version, society_id) VALUES ($1, 'KAM', 22, 51, $2)`,
+        [meterId, society],
+      );
+    await register('11110001', societyId);
+    await register('22220002', other);
+    await register('33330003', null);
+    const receivedAt = new Date().toISOString();
+    const items = ['11110001', '22220002', '33330003', '44440004'].map((meterId) => ({
+      telegram: telegramOf(meterId),
+      receivedAt,
+    }));
+    const response = await post(direct, keys.ingest).send(items).expect(200);
+    expect(response.body.results.map((result: { status: string }) => result.status)).toEqual([
+      'accepted',
+      'rejected',
+      'rejected',
+      'accepted',
+    ]);
+    expect(response.body.results[1].reason).toEqual({
+      code: 'METER_NOT_IN_SOCIETY',
+      message: "meter 22220002 is registered outside the API key's society",
+      field: 'telegram',
+    });
+    const deadline = Date.now() + 30_000;
+    while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(received.slice(1).map((envelope) => envelope.meterId)).toEqual(['11110001', '44440004']);
   });
 
   it('refuses a read key with 403 and a revoked key with 401, recording the peer address', async () => {

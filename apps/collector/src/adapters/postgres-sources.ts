@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { DeviceCredential, GatewayCredentialSource } from '../http/api-key-verifier';
 import type { HandheldUploadResult, HandheldUploadStore } from '../http/handheld-uploads.controller';
 import type { MeterGroupSource } from '../ingest/meter-groups';
+import type { MeterSocietySource } from '../ingest/pipeline';
 
 /**
  * API keys of gateways (the `gateways` table) and of societies (the API's `api_keys`, hashed the same way), active
@@ -59,6 +60,21 @@ export class PostgresMeterGroups implements MeterGroupSource {
       if (name !== undefined) result.set(meterId, name);
     }
     return result;
+  }
+}
+
+/** Meters registered outside a society, for society API keys; the registry's ids are upper-case. */
+export class PostgresMeterSocieties implements MeterSocietySource {
+  constructor(private readonly pool: Pool) {}
+
+  async registeredOutside(societyId: string, meterIds: readonly string[]): Promise<ReadonlySet<string>> {
+    const result = await this.pool.query<{ meterId: string }>(
+      `SELECT meter_id AS "meterId" FROM meters
+       WHERE meter_id = ANY($1::text[]) AND society_id IS DISTINCT FROM $2::uuid`,
+      [[...new Set(meterIds.map((id) => id.toUpperCase()))], societyId],
+    );
+    const outside = new Set(result.rows.map((row) => row.meterId));
+    return new Set(meterIds.filter((id) => outside.has(id.toUpperCase())));
   }
 }
 

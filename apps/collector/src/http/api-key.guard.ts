@@ -17,6 +17,8 @@ import { ApiKeyVerifier, apiKeyFromHeaders, type DeviceCredential } from './api-
 export interface AuthenticatedRequest extends IncomingMessage {
   /** The gateway id, or `api_key:<id>` for a society API key: the envelopes' source id. */
   deviceId: string;
+  /** The society of a society API key, whose meters alone it may feed; undefined for gateways. */
+  societyId?: string;
   /** The client address (X-Forwarded-For only behind a trusted proxy, see COLLECTOR_TRUST_PROXY). */
   ip?: string;
 }
@@ -64,6 +66,7 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     request.deviceId = deviceIdOf(credential);
+    if (credential.kind === 'society_api_key') request.societyId = credential.societyId;
     return true;
   }
 

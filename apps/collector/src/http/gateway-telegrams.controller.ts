@@ -34,7 +34,12 @@ export class GatewayTelegramsController {
   @Post('telegrams')
   @HttpCode(200)
   async postTelegrams(@Req() request: AuthenticatedRequest): Promise<BatchResponse> {
-    const source: IngestSource = { kind: 'gateway', id: request.deviceId, gatewayIdMustMatch: true };
+    const source: IngestSource = {
+      kind: 'gateway',
+      id: request.deviceId,
+      gatewayIdMustMatch: true,
+      ...(request.societyId !== undefined ? { societyId: request.societyId } : {}),
+    };
     const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'application/x-ndjson' || type === 'application/ndjson') {
       return batchResponse(await this.ingestNdjson(request, source));

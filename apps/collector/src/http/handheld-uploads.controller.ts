@@ -136,6 +136,7 @@ export class HandheldUploadsController {
       kind: 'handheld',
       id: request.deviceId,
       uploadId: metadata.uploadId,
+      ...(request.societyId !== undefined ? { societyId: request.societyId } : {}),
       ...(metadata.scanSessionId !== undefined ? { scanSessionId: metadata.scanSessionId } : {}),
       ...(metadata.lat !== undefined && metadata.lon !== undefined
         ? { gps: { latitude: metadata.lat, longitude: metadata.lon } }

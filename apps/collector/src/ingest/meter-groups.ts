@@ -23,8 +23,11 @@ interface CachedGroup {
 }
 
 export class MeterRegistryUnavailableError extends Error {
-  constructor(options: { cause?: unknown }) {
-    super('meter registry unavailable: cannot assign a meter group to meters not seen before', options);
+  constructor(
+    options: { cause?: unknown },
+    message = 'meter registry unavailable: cannot assign a meter group to meters not seen before',
+  ) {
+    super(message, options);
     this.name = 'MeterRegistryUnavailableError';
   }
 }

@@ -7,7 +7,7 @@ import {
 import type { InFlightLimiter } from './admission';
 import { telegramFingerprint, type TelegramDeduplicator } from './dedup';
 import { checkFrame, type FrameInfo } from './frame-check';
-import type { MeterGroupResolver } from './meter-groups';
+import { MeterRegistryUnavailableError, type MeterGroupResolver } from './meter-groups';
 import {
   parseTelegramItem,
   type ItemParse,
@@ -33,6 +33,17 @@ export interface IngestSource {
   gps?: GpsPosition;
   /** Gateways may only send for themselves: an item naming another gateway is rejected. */
   gatewayIdMustMatch?: boolean;
+  /**
+   * Set for a society API key: telegrams of meters registered outside this society are rejected, so one
+   * tenant cannot feed readings into another's meters. Meters not registered anywhere are taken (they become
+   * unknown meters for a platform admin to register).
+   */
+  societyId?: string;
+}
+
+/** Which meters are registered outside a society (in another one, or in none). */
+export interface MeterSocietySource {
+  registeredOutside(societyId: string, meterIds: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** Produces envelopes and resolves only once the broker durably acknowledged all of them. */
@@ -61,6 +72,7 @@ export interface IngestPipelineDeps {
   dedup: TelegramDeduplicator;
   limiter: InFlightLimiter;
   observer: IngestObserver;
+  meterSocieties: MeterSocietySource;
   itemOptions: Omit<ItemParseOptions, 'now'>;
   now?: () => number;
 }
@@ -109,8 +121,7 @@ export class IngestPipeline {
     const now = this.now();
     observer.received(source.kind, parsed.length);
     const results: ItemResult[] = new Array(parsed.length);
-    const candidates: Candidate[] = [];
-    let bytes = 0;
+    let candidates: Candidate[] = [];
 
     parsed.forEach((entry, i) => {
       const index = firstIndex + i;
@@ -121,7 +132,6 @@ export class IngestPipeline {
         return;
       }
       const { item, frame } = checked;
-      bytes += item.telegram.length;
       candidates.push({
         slot: i,
         status: 'accepted',
@@ -140,8 +150,12 @@ export class IngestPipeline {
         },
       });
     });
+    if (source.societyId !== undefined && candidates.length > 0) {
+      candidates = await this.withinSociety(candidates, source.societyId, results, firstIndex, source);
+    }
     if (candidates.length === 0) return results;
 
+    const bytes = candidates.reduce((sum, candidate) => sum + candidate.envelope.telegram.length, 0);
     const ticket = this.deps.limiter.tryAcquire(candidates.length, bytes);
     if (!ticket) throw new CollectorOverloadedError();
     try {
@@ -171,6 +185,41 @@ export class IngestPipeline {
     }
     const frame = checkFrame(entry.item.telegram);
     return frame.ok ? { ok: true, item: entry.item, frame } : { ok: false, reason: frame.reason };
+  }
+
+  /** The candidates whose meter may be fed by the society's key; the others are rejected in `results`. */
+  private async withinSociety(
+    candidates: Candidate[],
+    societyId: string,
+    results: ItemResult[],
+    firstIndex: number,
+    source: IngestSource,
+  ): Promise<Candidate[]> {
+    let outside: ReadonlySet<string>;
+    try {
+      outside = await this.deps.meterSocieties.registeredOutside(
+        societyId,
+        candidates.map((candidate) => candidate.envelope.meterId),
+      );
+    } catch (error) {
+      throw new MeterRegistryUnavailableError(
+        { cause: error },
+        "meter registry unavailable: cannot check the meters against the key's society",
+      );
+    }
+    if (outside.size === 0) return candidates;
+    return candidates.filter((candidate) => {
+      const { meterId } = candidate.envelope;
+      if (!outside.has(meterId)) return true;
+      const reason: RejectReason = {
+        code: 'METER_NOT_IN_SOCIETY',
+        message: `meter ${meterId} is registered outside the API key's society`,
+        field: 'telegram',
+      };
+      results[candidate.slot] = { index: firstIndex + candidate.slot, status: 'rejected', reason };
+      this.deps.observer.rejected(source.kind, reason.code);
+      return false;
+    });
   }
 
   /** Sets each candidate's status; throws (after undoing its dedup claims) when the batch was not stored. */
