@@ -11,6 +11,7 @@ import {
   MaintenanceReport,
   MeterKeyRepository,
   MeterRepository,
+  MeterStatusWriter,
   ReadingWriter,
   StorageMaintenance,
   UnknownMeterRepository,
@@ -87,6 +88,7 @@ export class Decryptor {
     private readonly keyStore: MeterKeyStore,
     private readonly formats: CompactFormatRegistry,
     private readonly membership: GroupMembership,
+    private readonly meterStatus: MeterStatusWriter,
   ) {}
 
   static async start(options: DecryptorOptions): Promise<Decryptor> {
@@ -154,6 +156,13 @@ export class Decryptor {
       started.push(() => pool.close());
 
       const tracker = new StatusEventTracker();
+      const meterStatus = new MeterStatusWriter(db, {
+        onError: (error) =>
+          logger.warn(
+            { err: error.message },
+            'meter status flush failed; the sightings are kept for the next one',
+          ),
+      });
       const processor = new BatchProcessor({
         pool,
         keys: keyStore,
@@ -165,6 +174,7 @@ export class Decryptor {
         eventState: new EventStateRepository(db),
         cache: options.cache,
         publisher,
+        meterStatus,
         tracker,
         window: new TelegramWindow(settings.dedupWindowMs, settings.dedupMaxEntries),
         metrics,
@@ -216,6 +226,7 @@ export class Decryptor {
         keyStore,
         formats,
         membership,
+        meterStatus,
       );
       started.push(() => decryptor.stop());
       await decryptor.startBackgroundWork(keyRepository);
@@ -241,6 +252,7 @@ export class Decryptor {
   /** Key change notifications, key/format polling, lag and pool gauges. */
   private async startBackgroundWork(keyRepository: MeterKeyRepository): Promise<void> {
     const { settings, logger, metrics, config } = this.options;
+    this.meterStatus.start();
     await this.listenForKeyChanges(keyRepository);
     this.keyStore.startPolling(settings.keyPollMs, (error) =>
       logger.warn({ err: (error as Error).message }, 'meter key refresh failed'),
@@ -398,6 +410,8 @@ export class Decryptor {
     this.keyStore.stopPolling();
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['consumer', () => this.batchConsumer.stop()],
+      // After the consumer, so the sightings of every stored batch are in; before the database closes.
+      ['meter status', () => this.meterStatus.stop()],
       ['publisher', () => this.publisher.disconnect()],
       ['decode pool', () => this.pool.close()],
       ['key listener', () => this.stopKeyListener?.() ?? Promise.resolve()],

@@ -15,7 +15,7 @@ import {
   decodeEnvelope,
 } from '@hes/messaging';
 import type { HesMetrics } from '@hes/metrics';
-import type { MeterEvent, Reading, UnknownMeterSighting, WriteResult } from '@hes/storage';
+import type { MeterEvent, MeterSighting, Reading, UnknownMeterSighting, WriteResult } from '@hes/storage';
 import { parseDll } from '@hes/wmbus';
 import type { DecodeErrorCode } from '@hes/wmbus';
 import type { DecodeTask, DecodeTaskResult, TelegramOutcome } from '../decode/decode-task';
@@ -77,6 +77,11 @@ export interface BatchProcessorDeps {
     publishEvents(events: CachedEvent[]): Promise<void>;
   };
   publisher: { publish(messages: DerivedMessages): Promise<void> };
+  /**
+   * Last sighting per meter (meter_status, a MeterStatusWriter that coalesces and flushes on its own): told
+   * about each decoded telegram once its readings are durable. Absent where nothing keeps meter_status.
+   */
+  meterStatus?: { recordAll(sightings: Iterable<MeterSighting>): void };
   tracker: StatusEventTracker;
   window: TelegramWindow;
   metrics: HesMetrics;
@@ -267,6 +272,12 @@ export class BatchProcessor {
         : stored.filter((s) => !write.refused.some((r) => r.telegram === s.telegram));
     for (let i = 0; i < decoded.length; i++)
       deps.metrics.observeStage('decoded_to_stored', decodedAt, storedAt);
+    const refusedTelegrams = new Set(write.refused.map((r) => r.telegram));
+    deps.meterStatus?.recordAll(
+      decoded
+        .filter((d) => !refusedTelegrams.has(d.telegram))
+        .map(({ telegram, outcome }) => sightingOf(telegram, outcome.status)),
+    );
 
     const readingsMessages = accepted.map((s) => s.message);
     const eventMessages: EventMessage[] = transitions.map((e) => ({
@@ -600,6 +611,18 @@ export class BatchProcessor {
 
 /** Sleep slice between heartbeats while backing off: well under any session timeout in use. */
 const HEARTBEAT_SLICE_MS = 250;
+
+/** A stored telegram as a meter_status sighting; "OK" is what the drivers report when no flag is set. */
+function sightingOf(telegram: Telegram, status: string): MeterSighting {
+  return {
+    meterId: telegram.meterId,
+    seenAt: new Date(telegram.envelope.receivedAt),
+    rssiDbm: telegram.envelope.signal ?? null,
+    source: telegram.envelope.sourceKind,
+    gatewayId: telegram.envelope.sourceId,
+    statusFlags: status.split(' ').filter((flag) => flag !== '' && flag !== 'OK'),
+  };
+}
 
 /** PostgreSQL refused the data itself: class 22 (data exception) or 23 (integrity constraint violation). */
 function isRefusedData(error: unknown): boolean {
