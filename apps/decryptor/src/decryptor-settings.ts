@@ -17,6 +17,12 @@ const schema = z.object({
   DECRYPTOR_HEARTBEAT_INTERVAL_MS: int(100).default(3000),
   DECRYPTOR_MAX_WAIT_MS: int(10).default(500),
   DECRYPTOR_MAX_BYTES_PER_PARTITION: int(1024).default(1024 * 1024),
+  /**
+   * Bytes of one fetch over all partitions, hence of one unit of work: about 3,000 raw telegrams per 512 KiB.
+   * Units much larger than that cost more CPU per telegram (garbage collection, one huge cache script call
+   * that blocks Redis) and add latency; much smaller ones pay the per-unit round trips more often.
+   */
+  DECRYPTOR_MAX_BYTES_PER_FETCH: int(1024).default(512 * 1024),
   /** Identical telegrams of a meter (overlapping gateways) received within this window are dropped. */
   DECRYPTOR_DEDUP_WINDOW_MS: int(0).default(120_000),
   DECRYPTOR_DEDUP_MAX_ENTRIES: int(1).default(500_000),
@@ -44,6 +50,7 @@ export interface DecryptorSettings {
   heartbeatIntervalMs: number;
   maxWaitTimeMs: number;
   maxBytesPerPartition: number;
+  maxBytesPerFetch: number;
   dedupWindowMs: number;
   dedupMaxEntries: number;
   retryInitialMs: number;
@@ -72,6 +79,7 @@ export function loadDecryptorSettings(env: NodeJS.ProcessEnv = process.env): Dec
     heartbeatIntervalMs: s.DECRYPTOR_HEARTBEAT_INTERVAL_MS,
     maxWaitTimeMs: s.DECRYPTOR_MAX_WAIT_MS,
     maxBytesPerPartition: s.DECRYPTOR_MAX_BYTES_PER_PARTITION,
+    maxBytesPerFetch: s.DECRYPTOR_MAX_BYTES_PER_FETCH,
     dedupWindowMs: s.DECRYPTOR_DEDUP_WINDOW_MS,
     dedupMaxEntries: s.DECRYPTOR_DEDUP_MAX_ENTRIES,
     retryInitialMs: s.DECRYPTOR_RETRY_INITIAL_MS,

@@ -188,6 +188,7 @@ export class Decryptor {
         heartbeatInterval: settings.heartbeatIntervalMs,
         maxWaitTimeInMs: settings.maxWaitTimeMs,
         maxBytesPerPartition: settings.maxBytesPerPartition,
+        maxBytes: settings.maxBytesPerFetch,
         allowAutoTopicCreation: false,
       });
       // Partitions may have been processed elsewhere meanwhile: status state is re-read from storage.
