@@ -45,6 +45,7 @@ import { StructureRepository } from '../structure/structure.repository';
 import {
   CreateMeterRequest,
   ListMetersQuery,
+  MeterIdParam,
   MeterDetailResponse,
   MeterPage,
   MeterResponse,
@@ -129,6 +130,7 @@ export class MetersController {
   }
 
   @Get(':meterId')
+  @MeterIdParam()
   @ApiOperation({
     summary: 'One meter: registry data, placement, key fingerprint, last sighting and latest values',
     description:
@@ -187,6 +189,7 @@ export class MetersController {
 
   @Roles(...INSTALLERS)
   @Patch(':meterId')
+  @MeterIdParam()
   @ApiOperation({
     summary: 'Changes a meter’s registry data',
     description:
@@ -245,6 +248,7 @@ export class MetersController {
 
   @Roles(...METER_ADMINS)
   @Delete(':meterId')
+  @MeterIdParam()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: 'Deletes a meter and its key',

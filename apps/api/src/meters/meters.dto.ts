@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiParam, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   IsIn,
@@ -26,6 +26,14 @@ export const MANUFACTURER_PATTERN = /^[A-Za-z@]{3}$/;
 export const DRIVER_PATTERN = /^[a-z0-9_]{1,64}$/;
 /** An instant with its offset (Z or ±hh:mm), or a calendar date taken as UTC midnight. */
 export const INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/** The meter id path parameter as OpenAPI shows it. */
+export const MeterIdParam = () =>
+  ApiParam({
+    name: 'meterId',
+    example: '12345678',
+    description: 'wM-Bus identification number: 8 hex digits, any case',
+  });
 
 const upperCase = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? value.toUpperCase() : value;

@@ -22,7 +22,7 @@ import { ClientIp } from '../http/client-ip';
 import { parseMeterId } from '../http/params';
 import { parseMeterKeyHex } from '../keys/meter-key-vault';
 import { LatestReadings } from '../readings/latest-readings';
-import { DRIVER_PATTERN, MeterDetailResponse } from './meters.dto';
+import { DRIVER_PATTERN, MeterDetailResponse, MeterIdParam } from './meters.dto';
 import { MetersRepository } from './meters.repository';
 import { UnknownMeters, type UnknownMeterRecord } from './unknown-meters';
 
@@ -171,6 +171,7 @@ export class UnknownMetersController {
   }
 
   @Post(':meterId/register')
+  @MeterIdParam()
   @HttpCode(HttpStatus.CREATED)
   @ApiOperation({
     summary: 'Registers a heard meter in a society, optionally with its key (platform admins only)',
