@@ -400,6 +400,24 @@ describe('meters API', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
+  it("gives a billing system's read-only API key its society's meters only, and no writes", async () => {
+    const created = (
+      await as(tokens.adminA)
+        .post(`/societies/${a.society}/api-keys`, { name: 'billing', scope: 'read' })
+        .expect(201)
+    ).body as { key: string };
+    const withKey = (request: ReturnType<ReturnType<typeof harness.http>['get']>) =>
+      request.set('X-API-Key', created.key);
+    const listed = (await withKey(harness.http().get('/api/v1/meters?limit=1000')).expect(200)).body
+      .items as MeterBody[];
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.every((meter) => meter.societyId === a.society)).toBe(true);
+    await withKey(harness.http().get('/api/v1/meters/AAAA00F1')).expect(200);
+    await withKey(harness.http().get('/api/v1/meters/BBBB0001')).expect(404);
+    await withKey(harness.http().patch('/api/v1/meters/AAAA00F1')).send({ location: 'x' }).expect(403);
+    await withKey(harness.http().get('/api/v1/unknown-meters')).expect(403);
+  });
+
   it("never shows or changes another tenant's meters: 404 exactly like a missing meter", async () => {
     const adminA = as(tokens.adminA);
     const requests: [string, () => ReturnType<ReturnType<typeof as>['get']>][] = [
