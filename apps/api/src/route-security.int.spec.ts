@@ -4,6 +4,7 @@
  * with society B's credentials each one naming a resource of society A answers exactly like one naming a
  * resource that does not exist (404, same body), while lists and B's own resources never show A's rows.
  */
+import { ReadingWriter, type Reading } from '@hes/storage';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { Response, Test } from 'supertest';
 import { loadVectors } from '../../../libs/wmbus/test/vectors';
@@ -271,6 +272,31 @@ describe('route security (every documented operation)', () => {
     );
     target.command = command.rows[0].id;
     target.unknownMeter = MISSING.unknownMeter;
+    // Readings stored and cached, so every readings endpoint has data of A that it could leak.
+    const register = (ts: string, value: number): Reading => ({
+      meterId,
+      ts: new Date(ts),
+      quantity: 'total_m3',
+      storage: 0,
+      tariff: 0,
+      unit: 'm3',
+      value,
+      source: 'gateway',
+    });
+    await new ReadingWriter(harness.pool).write([
+      register('2026-01-01T00:10:00Z', 10),
+      register('2026-01-31T23:50:00Z', 12.5),
+    ]);
+    await harness.readingCache.applyReadings([
+      {
+        meterId,
+        meterGroup: 'shared',
+        quantity: 'total_m3',
+        unit: 'm3',
+        value: 12.5,
+        ts: Date.UTC(2026, 0, 31),
+      },
+    ]);
   }
 
   beforeAll(async () => {
@@ -362,10 +388,13 @@ describe('route security (every documented operation)', () => {
         const query = REQUIRED_QUERY[operation.name] ?? {};
         const body = BODIES[operation.name]?.(b);
         const resources = operation.pathParams.map((param) => pathResource(operation, param));
-        if (resources.length > 0 && !resources.every((resource) => SHARED.has(resource))) {
-          // Both sets differ from B's only in the resources the path names.
-          const ofA = { ...b, ...Object.fromEntries(resources.map((r) => [r, a[r]])) } as Fixtures;
-          const missing = { ...b, ...Object.fromEntries(resources.map((r) => [r, MISSING[r]])) } as Fixtures;
+        const tenantResources = [...new Set(resources.filter((resource) => !SHARED.has(resource)))];
+        // Each resource of A alone (in B's context), and all of them together for nested paths.
+        const variants = tenantResources.map((resource) => [resource]);
+        if (tenantResources.length > 1) variants.push(tenantResources);
+        for (const variant of variants) {
+          const ofA = { ...b, ...Object.fromEntries(variant.map((r) => [r, a[r]])) } as Fixtures;
+          const missing = { ...b, ...Object.fromEntries(variant.map((r) => [r, MISSING[r]])) } as Fixtures;
           const forA = await send(credential, operation.method, urlOf(operation, ofA), query, body);
           const forMissing = await send(credential, operation.method, urlOf(operation, missing), query, body);
           const expected =
@@ -375,8 +404,12 @@ describe('route security (every documented operation)', () => {
             ![403, 404].includes(forA.status) ||
             JSON.stringify(forA.body) !== JSON.stringify(forMissing.body)
           )
-            differences.push({ operation: operation.name, forA: forA.body, forMissing: forMissing.body });
-          checked.push(operation.name);
+            differences.push({
+              operation: `${operation.name} (${variant.join(', ')} of A)`,
+              forA: forA.body,
+              forMissing: forMissing.body,
+            });
+          checked.push(`${operation.name} (${variant.join(', ')})`);
         }
         for (const param of operation.queryParams.filter((p) => p in QUERY_RESOURCES)) {
           const resource = QUERY_RESOURCES[param];
