@@ -1,6 +1,7 @@
 /** startApi from environment variables: migrates, listens, serves health and refuses production without a secret. */
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import Redis from 'ioredis';
 import request from 'supertest';
 import { startApi } from './runtime';
 
@@ -69,6 +70,69 @@ describe('startApi', () => {
       expect((await target.get('/health').expect(503)).body.checks.redis.status).toBe('down');
     } finally {
       await api.stop();
+    }
+  });
+
+  it('starts while Redis is down, reports it on /health, and connects and subscribes the live feed once it is up', async () => {
+    // A relay that refuses connections until Redis "comes back", then forwards them to the local Redis.
+    const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    let redisUp = false;
+    const upstreamPorts = new Set<number>();
+    const relay = createServer((client) => {
+      client.on('error', () => undefined);
+      if (!redisUp) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(Number(redisUrl.port || 6379), redisUrl.hostname, () =>
+        upstreamPorts.add(upstream.localPort!),
+      );
+      upstream.on('error', () => undefined);
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const admin = new Redis(redisUrl.toString());
+    const startedAt = Date.now();
+    const api = await startApi({
+      env: {
+        DATABASE_URL: db.url,
+        LOG_LEVEL: 'silent',
+        API_JWT_SECRET: 'k'.repeat(40),
+        REDIS_URL: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+      },
+      port: 0,
+      rateLimitKeyPrefix: `${uniqueName('hes_api_runtime')}:`,
+    });
+    try {
+      expect(Date.now() - startedAt).toBeLessThan(15_000);
+      const target = request(`http://127.0.0.1:${api.port}`);
+      const down = await target.get('/health').expect(503);
+      expect(down.body.checks.redis.status).toBe('down');
+      expect(down.body.checks.database).toEqual({ status: 'up' });
+      await target.get('/api/v1/societies').expect(401);
+
+      redisUp = true;
+      const deadline = Date.now() + 15_000;
+      let liveSubscribed = false;
+      let healthy = false;
+      while (!(liveSubscribed && healthy) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        healthy = (await target.get('/health')).status === 200;
+        // The live subscriber is the API's connection (through the relay) named hes-live-* with two patterns.
+        const clients = ((await admin.call('CLIENT', 'LIST')) as string).split('\n');
+        liveSubscribed = clients.some(
+          (line) =>
+            / name=hes-live-/.test(line) &&
+            / psub=2 /.test(line) &&
+            upstreamPorts.has(Number(/ addr=[^ ]*:(\d+) /.exec(line)?.[1])),
+        );
+      }
+      expect({ healthy, liveSubscribed }).toEqual({ healthy: true, liveSubscribed: true });
+    } finally {
+      await api.stop();
+      admin.disconnect();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
     }
   });
 

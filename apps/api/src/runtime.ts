@@ -106,7 +106,9 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       });
       logger.info({ dialect: migrated.dialect, applied: migrated.applied }, 'database schema up to date');
     }
-    await redis.connect();
+    // Redis down at start is an outage like a later one: the API starts, rate limits per instance and /health says
+    // Redis is down; the client keeps reconnecting in the background (its 'error' handler logs the outage once).
+    await redis.connect().catch(() => undefined);
     // The commands topic is created at start-up; the API also starts while Kafka is down (commands answer 503).
     commandPublisher.start();
     await Promise.race([commandPublisher.ready, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);

@@ -59,6 +59,7 @@ export class LiveHub {
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private everListened = false;
+  private feedDown = false;
   private readonly firstListen: Promise<void>;
   private markListening: () => void = () => undefined;
 
@@ -73,9 +74,12 @@ export class LiveHub {
     });
     this.readingsChannelPrefix = options.keys.readingsByGroup('');
     this.eventsChannelPrefix = options.keys.eventsByGroup('');
-    this.subscriber.on('error', (error: Error) =>
-      this.logger.warn(`live subscriber connection error: ${error.message}`),
-    );
+    // ioredis reports every failed reconnect; one line per outage (listen() reports when the feed is back).
+    this.subscriber.on('error', (error: Error) => {
+      if (this.feedDown) return;
+      this.feedDown = true;
+      this.logger.warn(`live subscriber connection error: ${error.message}`);
+    });
     this.firstListen = new Promise((resolve) => (this.markListening = resolve));
     // Every (re)connection subscribes afresh; ioredis keeps reconnecting by itself after an outage.
     this.subscriber.on('ready', () => void this.listen());
@@ -84,11 +88,31 @@ export class LiveHub {
     );
   }
 
+  /**
+   * Subscribes to the live channels when Redis is reachable, so what is published once the API is up gets through.
+   * Redis down at start must not keep the API from starting (REST serves from the database meanwhile): the
+   * subscriber keeps reconnecting in the background and subscribes on its first 'ready'.
+   */
   async start(): Promise<void> {
-    await this.subscriber.connect();
-    await this.firstListen;
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.membershipRefreshMs);
     this.refreshTimer.unref();
+    const connected = await this.subscriber.connect().then(
+      () => true,
+      () => false,
+    );
+    if (!connected) {
+      this.logger.warn(
+        'live feed: Redis unreachable at start, subscribing in the background once it is back',
+      );
+      return;
+    }
+    // A connection that drops before the subscription is confirmed subscribes on its next 'ready' instead.
+    let dropped: () => void = () => undefined;
+    await Promise.race([
+      this.firstListen,
+      new Promise<void>((resolve) => this.subscriber.once('close', (dropped = resolve))),
+    ]);
+    this.subscriber.off('close', dropped);
   }
 
   async stop(): Promise<void> {
@@ -220,8 +244,10 @@ export class LiveHub {
       this.logger.warn(`live subscription failed: ${error instanceof Error ? error.message : error}`);
       return;
     }
-    if (this.everListened) this.notifyInterrupted();
-    else this.markListening();
+    this.feedDown = false;
+    // Connections that subscribed while the feed was not up yet (Redis down at start) missed what was published.
+    if (this.everListened || this.topics.size > 0) this.notifyInterrupted();
+    if (!this.everListened) this.markListening();
     this.everListened = true;
   }
 
