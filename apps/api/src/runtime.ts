@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApiApp } from './app';
 import { KafkaCommandPublisher } from './commands/command-publisher';
+import { CommandsRepository } from './commands/commands.repository';
+import { UnconfirmedCommandSweeper, commandConfirmTimeoutMs } from './commands/unconfirmed-command-sweeper';
 
 export interface ApiRuntimeOptions {
   /** Environment to configure from; process.env by default. */
@@ -59,6 +61,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
     ttlSeconds: jwt.accessTokenTtlSeconds,
   });
   const migrate = migrateOnStart(env);
+  const confirmTimeoutMs = commandConfirmTimeoutMs(env);
   const masterKey = config.masterKey?.bytes();
   const meterKeyCipher = masterKey && new MeterKeyCipher(masterKey);
   masterKey?.fill(0);
@@ -149,10 +152,16 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
   }
   const port = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   logger.info({ port, oidc: oidc !== undefined }, 'api listening');
+  const commandSweeper = new UnconfirmedCommandSweeper(new CommandsRepository(pool), {
+    timeoutMs: confirmTimeoutMs,
+    logger,
+  });
+  commandSweeper.start();
 
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     await app.close();
+    await commandSweeper.stop();
     await commandPublisher.stop();
     await redis.quit();
     await readingCache.close();

@@ -57,12 +57,31 @@ export class CommandsRepository {
     return result.rows[0];
   }
 
+  /**
+   * The broker's acknowledgement is the truth: it also overrides a failure the unconfirmed-command sweeper
+   * recorded for a publish that took longer than its timeout.
+   */
   async markSent(id: string): Promise<MeterCommand> {
     const result = await this.pool.query<MeterCommand>(
-      `UPDATE meter_commands SET status = 'sent', sent_at = clock_timestamp() WHERE id = $1 RETURNING ${COMMAND}`,
+      `UPDATE meter_commands SET status = 'sent', sent_at = clock_timestamp(), error = NULL
+       WHERE id = $1 RETURNING ${COMMAND}`,
       [id],
     );
     return result.rows[0];
+  }
+
+  /**
+   * Marks commands still queued `olderThanMs` after they were requested as failed with `error`, in one
+   * statement (several API instances may sweep at once), and returns them.
+   */
+  async failUnconfirmed(olderThanMs: number, error: string): Promise<MeterCommand[]> {
+    const result = await this.pool.query<MeterCommand>(
+      `UPDATE meter_commands SET status = 'failed', error = $2
+       WHERE status = 'queued' AND requested_at < clock_timestamp() - $1 * interval '1 millisecond'
+       RETURNING ${COMMAND}`,
+      [olderThanMs, error],
+    );
+    return result.rows;
   }
 
   async markFailed(id: string, error: string): Promise<MeterCommand> {
