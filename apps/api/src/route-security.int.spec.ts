@@ -2,7 +2,8 @@
  * Authentication and tenant isolation on EVERY operation of the served OpenAPI document, so a new endpoint is
  * covered the moment it is documented: without credentials each answers 401 (but for a short allow-list), and
  * with society B's credentials each one naming a resource of society A answers exactly like one naming a
- * resource that does not exist (404, same body), while lists and B's own resources never show A's rows.
+ * resource that does not exist (404, same body), while lists and B's own resources never show A's rows; an
+ * ingest-only API key is refused everywhere but /auth/me.
  */
 import { ReadingWriter, type Reading } from '@hes/storage';
 import type { OpenAPIObject } from '@nestjs/swagger';
@@ -475,6 +476,27 @@ describe('route security (every documented operation)', () => {
     const csv = await api(`/meter-groups/${b.group}/consumption`, { ...PERIOD, format: 'csv' });
     expect(csv.text).toContain(b.meter);
     expect(csv.text).not.toContain(a.meter);
+  });
+
+  it('refuses an ingest API key (gateways feed telegrams, nothing else) on every operation but /auth/me', async () => {
+    const ingestKeyB = (
+      await asRoot('post', `/societies/${b.society}/api-keys`, { name: 'gateway', scope: 'ingest' }).expect(
+        201,
+      )
+    ).body.key;
+    const answered: string[] = [];
+    for (const operation of operations) {
+      if (ANONYMOUS.has(operation.name)) continue;
+      const response = await send(
+        { apiKey: ingestKeyB },
+        operation.method,
+        urlOf(operation, b),
+        REQUIRED_QUERY[operation.name] ?? {},
+        BODIES[operation.name]?.(b),
+      );
+      if (response.status !== 403) answered.push(`${operation.name}: ${response.status}`);
+    }
+    expect(answered).toEqual(['GET /api/v1/auth/me: 200']);
   });
 
   it("does not act on A's resources named in request bodies", async () => {
