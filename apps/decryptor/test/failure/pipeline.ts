@@ -172,6 +172,9 @@ export class FailureStack {
 
   /** Starts a decryptor process (a new one after a kill) and waits until it consumes. */
   async startDecryptor(): Promise<NodeProcess> {
+    // One still running (left by a failed attempt of a retried test) would keep the port, so the new one
+    // would exit at start-up, and it would go on consuming until the process ends: replace it.
+    if (this.decryptor?.alive) await this.decryptor.kill('SIGKILL');
     this.decryptorPort = this.decryptorPort || (await findFreePortRange(1));
     const decryptor = NodeProcess.spawn('decryptor', this.build.decryptorMain, {
       ...this.env(),
