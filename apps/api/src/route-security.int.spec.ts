@@ -538,6 +538,26 @@ describe('route security (every documented operation)', () => {
       404,
     );
 
+    await same(
+      'POST /meters into a flat of A',
+      await post('/meters', { ...meter(b.society), flatId: a.flat }),
+      await post('/meters', { ...meter(b.society), flatId: MISSING.flat }),
+      404,
+    );
+    const patch = (body: object) => send(credential, 'patch', `/api/v1/meters/${b.meter}`, {}, body);
+    await same(
+      "PATCH B's meter into A",
+      await patch({ societyId: a.society }),
+      await patch({ societyId: MISSING.society }),
+      404,
+    );
+    await same(
+      "PATCH B's meter into a flat of A",
+      await patch({ flatId: a.flat }),
+      await patch({ flatId: MISSING.flat }),
+      404,
+    );
+
     const importCsv = (society: string) =>
       send(credential, 'post', '/api/v1/meters/import', { dryRun: 'true' })
         .set('Content-Type', 'text/csv')
