@@ -1,5 +1,5 @@
-import { CompactFormatStore, decodeTelegram, readingsOf } from '@hes/wmbus';
-import type { CompactFormatEntry, DecodeErrorCode } from '@hes/wmbus';
+import { CompactFormatStore, decodeTelegram, telegramReadings } from '@hes/wmbus';
+import type { CompactFormatEntry, TelegramReadingsOutcome } from '@hes/wmbus';
 
 /**
  * One task for the decode pool: the telegrams of one partition batch packed into a single buffer (one copy
@@ -19,36 +19,8 @@ export interface DecodeTask {
   formats: CompactFormatEntry[];
 }
 
-export interface DecodedValue {
-  quantity: string;
-  unit: string;
-  value: number;
-  storage: number;
-  tariff: number;
-}
-
-export interface DecodedTelegram {
-  ok: true;
-  driver: string;
-  /** Manufacturer, device type and version from the decoded header, for registry/commissioning use. */
-  manufacturer: string;
-  deviceType: number;
-  version: number;
-  /** The meter's status string as its driver builds it ("OK", "LEAK", "BURST POWER_LOW", ...). */
-  status: string;
-  /** The meter reported a permanent or temporary error: stored readings get a non-zero quality. */
-  meterError: boolean;
-  values: DecodedValue[];
-}
-
-export interface FailedTelegram {
-  ok: false;
-  code: DecodeErrorCode;
-  /** The decoder's message: names the meter and the layer, never key material. */
-  message: string;
-}
-
-export type TelegramOutcome = DecodedTelegram | FailedTelegram;
+/** What one telegram of a task became: the codec's readings mapping, shared with the API's decrypt service. */
+export type TelegramOutcome = TelegramReadingsOutcome;
 
 export interface DecodeTaskResult {
   outcomes: TelegramOutcome[];
@@ -87,9 +59,6 @@ export function packTask(
   return { telegrams, ends, keys, hasKey, formatsVersion, formats };
 }
 
-/** TPL status bits 3 (permanent error) and 4 (temporary error), as the drivers name them. */
-const METER_ERROR_TOKENS = new Set(['PERMANENT_ERROR', 'TEMPORARY_ERROR', 'ERROR', 'ALARM']);
-
 /**
  * Decodes every telegram of a task. A worker keeps the format store of the last version it saw, so the
  * per-task cost of formats is a number comparison; a full frame teaches its format to the store, so a
@@ -119,32 +88,7 @@ export class TaskDecoder {
   }
 
   private decodeOne(telegram: Buffer, key: Buffer | undefined): TelegramOutcome {
-    const result = decodeTelegram(telegram, { key, formats: this.formats });
-    if (!result.ok || !result.header) {
-      return {
-        ok: false,
-        code: result.error?.code ?? 'BAD_INPUT',
-        message: result.error?.message ?? 'decoder returned no header',
-      };
-    }
-    const status = typeof result.fields.status === 'string' ? result.fields.status : 'OK';
-    const tokens = status.split(' ');
-    return {
-      ok: true,
-      driver: result.driver ?? 'generic',
-      manufacturer: result.header.manufacturer,
-      deviceType: result.header.deviceType,
-      version: result.header.version,
-      status,
-      meterError: tokens.some((token) => METER_ERROR_TOKENS.has(token)),
-      values: readingsOf(result.header, result.records).map((r) => ({
-        quantity: r.name,
-        unit: r.unit,
-        value: r.value,
-        storage: r.storage,
-        tariff: r.tariff,
-      })),
-    };
+    return telegramReadings(decodeTelegram(telegram, { key, formats: this.formats }));
   }
 
   private loadFormats(task: DecodeTask): void {
