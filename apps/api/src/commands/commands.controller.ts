@@ -32,19 +32,12 @@ import { MESSAGE_VERSION } from '@hes/messaging';
 import { ClientIp } from '../http/client-ip';
 import { ApiErrorResponse, errorBody } from '../http/api-error';
 import { parseMeterId, UuidParam } from '../http/params';
-import { decodeCursor, encodeCursor } from '../http/page-cursor';
+import { cursorPage, pageAfter, pageLimit, PageQuery } from '../http/page';
 import { COMMANDS } from '../tokens';
 import type { MeterCommandSink } from './command-publisher';
-import {
-  CommandPage,
-  CommandResponse,
-  commandParams,
-  CreateCommandRequest,
-  ListCommandsQuery,
-} from './commands.dto';
+import { CommandPage, CommandResponse, commandParams, CreateCommandRequest } from './commands.dto';
 import { CommandsRepository, type CommandTarget } from './commands.repository';
 
-const DEFAULT_LIMIT = 100;
 const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -125,21 +118,16 @@ export class CommandsController {
   async list(
     @CurrentPrincipal() principal: Principal,
     @Param('meterId') meterIdParam: string,
-    @Query() query: ListCommandsQuery,
+    @Query() query: PageQuery,
   ): Promise<CommandPage> {
     const target = await this.target(principal, parseMeterId(meterIdParam));
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const after =
-      query.cursor === undefined
-        ? undefined
-        : decodeCursor(query.cursor, { requestedAt: CURSOR_AT, id: CURSOR_ID });
+    const limit = pageLimit(query);
+    const after = pageAfter(query, { requestedAt: CURSOR_AT, id: CURSOR_ID });
     const rows = await this.commands.listForMeter(principal, target.meterId, { after, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(CommandResponse.of),
-      nextCursor: rows.length > limit ? encodeCursor({ requestedAt: last.cursorAt, id: last.id }) : null,
-    };
+    return cursorPage(rows, limit, CommandResponse.of, (last) => ({
+      requestedAt: last.cursorAt,
+      id: last.id,
+    }));
   }
 
   @Get('commands/:id')

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsObject, IsOptional } from 'class-validator';
 import { z } from 'zod';
 import { ApiValidationException } from '../http/api-error';
+import { CursorPage } from '../http/page';
 import {
   COMMAND_KINDS,
   type CommandKind,
@@ -55,22 +55,6 @@ export class CreateCommandRequest {
   params?: Record<string, unknown>;
 }
 
-export class ListCommandsQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
-}
-
 export class CommandResponse {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -112,13 +96,7 @@ export class CommandResponse {
   }
 }
 
-export class CommandPage {
+export class CommandPage extends CursorPage {
   @ApiProperty({ type: [CommandResponse], description: 'newest first' })
   items!: CommandResponse[];
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as cursor for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }

@@ -42,9 +42,8 @@ import {
 } from './events.dto';
 import { EventsRepository, type MeterEventRow } from './events.repository';
 import { EventIdParam } from './event-id.param';
-import { decodeCursor, encodeCursor } from '../http/page-cursor';
+import { cursorPage, pageAfter, pageLimit } from '../http/page';
 
-const DEFAULT_LIMIT = 100;
 const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const CURSOR_ID = /^\d{1,19}$/;
 const CURSOR_METER = /^[0-9A-F]{8}$/;
@@ -74,7 +73,7 @@ export class EventsController {
     if (meterId !== undefined && principal.societyIds !== 'all') {
       if (!(await this.events.meterVisible(principal, meterId))) throw notFound('meter');
     }
-    const limit = query.limit ?? DEFAULT_LIMIT;
+    const limit = pageLimit(query);
     const rows = await this.events.list(principal, {
       societyId: query.societyId,
       meterId,
@@ -82,16 +81,10 @@ export class EventsController {
       from: query.from === undefined ? undefined : new Date(query.from),
       to: query.to === undefined ? undefined : new Date(query.to),
       acknowledged: query.acknowledged,
-      after:
-        query.cursor === undefined ? undefined : decodeCursor(query.cursor, { ts: CURSOR_TS, id: CURSOR_ID }),
+      after: pageAfter(query, { ts: CURSOR_TS, id: CURSOR_ID }),
       limit: limit + 1,
     });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(EventResponse.of),
-      nextCursor: rows.length > limit ? encodeCursor({ ts: last.cursorTs, id: last.id }) : null,
-    };
+    return cursorPage(rows, limit, EventResponse.of, (last) => ({ ts: last.cursorTs, id: last.id }));
   }
 
   @Get('events/:id')
@@ -136,21 +129,21 @@ export class EventsController {
     if (query.societyId !== undefined) await this.society(principal, query.societyId);
     const now = new Date();
     const since = new Date(now.getTime() - (query.hours ?? 24) * HOUR_MS);
-    const limit = query.limit ?? DEFAULT_LIMIT;
+    const limit = pageLimit(query);
     const rows = await this.events.notHeard(principal, {
       since,
       societyId: query.societyId,
-      afterMeterId:
-        query.cursor === undefined
-          ? undefined
-          : decodeCursor(query.cursor, { meterId: CURSOR_METER }).meterId,
+      afterMeterId: pageAfter(query, { meterId: CURSOR_METER })?.meterId,
       limit: limit + 1,
     });
-    const page = rows.slice(0, limit);
     return {
-      items: page.map((row) => NotHeardMeter.of(row, now)),
+      ...cursorPage(
+        rows,
+        limit,
+        (row) => NotHeardMeter.of(row, now),
+        (last) => ({ meterId: last.meterId }),
+      ),
       since: since.toISOString(),
-      nextCursor: rows.length > limit ? encodeCursor({ meterId: page[page.length - 1].meterId }) : null,
     };
   }
 

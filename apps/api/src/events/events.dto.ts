@@ -12,13 +12,14 @@ import {
   Max,
   Min,
 } from 'class-validator';
+import { CursorPage, PageQuery } from '../http/page';
 import { EVENT_KINDS, type EventKind, type MeterEventRow, type NotHeardMeterRow } from './events.repository';
 
 /** Query booleans arrive as text; anything but true/false is left as is for @IsBoolean to refuse. */
 const toBoolean = ({ value }: { value: unknown }) =>
   value === 'true' ? true : value === 'false' ? false : value;
 
-export class ListEventsQuery {
+export class ListEventsQuery extends PageQuery {
   @ApiPropertyOptional({ format: 'uuid', description: 'only events of meters in this society' })
   @IsOptional()
   @IsUUID()
@@ -49,20 +50,6 @@ export class ListEventsQuery {
   @Transform(toBoolean)
   @IsBoolean()
   acknowledged?: boolean;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
 }
 
 export class AcknowledgeEventRequest {
@@ -120,18 +107,12 @@ export class EventResponse {
   }
 }
 
-export class EventPage {
+export class EventPage extends CursorPage {
   @ApiProperty({ type: [EventResponse], description: 'newest first (ts, then id)' })
   items!: EventResponse[];
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as cursor for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }
 
-export class NotHeardQuery {
+export class NotHeardQuery extends PageQuery {
   @ApiPropertyOptional({
     minimum: 1,
     maximum: 8760,
@@ -149,20 +130,6 @@ export class NotHeardQuery {
   @IsOptional()
   @IsUUID()
   societyId?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
 }
 
 export class NotHeardMeter {
@@ -203,15 +170,9 @@ export class NotHeardMeter {
   }
 }
 
-export class NotHeardPage {
+export class NotHeardPage extends CursorPage {
   @ApiProperty({ type: [NotHeardMeter], description: 'by meter id' })
   items!: NotHeardMeter[];
   @ApiProperty({ format: 'date-time', description: 'meters not heard since this time are listed' })
   since!: string;
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as cursor for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }

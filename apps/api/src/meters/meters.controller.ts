@@ -36,7 +36,7 @@ import {
   Roles,
   type Principal,
 } from '@hes/auth';
-import { decodeCursor, encodeCursor } from '../http/page-cursor';
+import { cursorPage, pageAfter, pageLimit } from '../http/page';
 import { ApiErrorResponse } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
 import { parseMeterId } from '../http/params';
@@ -101,7 +101,7 @@ export class MetersController {
       throw notFound('flat');
     if (query.groupId !== undefined && !(await this.groups.exists(query.groupId)))
       throw notFound('meter group');
-    const limit = query.limit ?? 100;
+    const limit = pageLimit(query);
     const rows = await this.meters.list(
       principal,
       {
@@ -116,17 +116,10 @@ export class MetersController {
       },
       {
         limit: limit + 1,
-        afterMeterId:
-          query.cursor === undefined
-            ? undefined
-            : decodeCursor(query.cursor, { meterId: CURSOR_METER }).meterId,
+        afterMeterId: pageAfter(query, { meterId: CURSOR_METER })?.meterId,
       },
     );
-    const items = rows.slice(0, limit);
-    return {
-      items: items.map(MeterResponse.of),
-      nextCursor: rows.length > limit ? encodeCursor({ meterId: items[items.length - 1].meterId }) : null,
-    };
+    return cursorPage(rows, limit, MeterResponse.of, (last) => ({ meterId: last.meterId }));
   }
 
   @Get(':meterId')

@@ -14,6 +14,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import type { MeterStatus } from '@hes/storage';
+import { CursorPage, PageQuery } from '../http/page';
 import type { LatestValue } from '../readings/latest-readings';
 import type { MeterRecord } from './meters.repository';
 
@@ -39,7 +40,7 @@ const upperCase = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? value.toUpperCase() : value;
 const nullOrAbsent = (_object: object, value: unknown) => value !== null && value !== undefined;
 
-export class ListMetersQuery {
+export class ListMetersQuery extends PageQuery {
   @ApiPropertyOptional({ format: 'uuid', description: 'meters of this society' })
   @IsOptional()
   @IsUUID()
@@ -86,20 +87,6 @@ export class ListMetersQuery {
   @Matches(/^[0-9A-Fa-f]{1,8}$/, { message: 'search must be 1 to 8 hex digits (a meter id prefix)' })
   @Transform(upperCase)
   search?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
 }
 
 /** Registry fields shared by create and update; the meter id is the identity and never changes. */
@@ -359,13 +346,7 @@ export class MeterDetailResponse extends MeterResponse {
   }
 }
 
-export class MeterPage {
+export class MeterPage extends CursorPage {
   @ApiProperty({ type: [MeterResponse] })
   items!: MeterResponse[];
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as cursor for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }

@@ -14,9 +14,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsUUID, Matches, Min } from 'class-validator';
 import { CurrentPrincipal, actorOf, findInTenantOrNotFound, Roles, type Principal } from '@hes/auth';
-import { decodeCursor, encodeCursor } from '../http/page-cursor';
+import { cursorPage, CursorPage, pageAfter, pageLimit, PageQuery } from '../http/page';
 import { ApiErrorResponse } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
 import { parseMeterId } from '../http/params';
@@ -28,27 +28,13 @@ import { UnknownMeters, type UnknownMeterRecord } from './unknown-meters';
 
 const CURSOR_METER = /^[0-9A-F]{8}$/;
 
-export class ListUnknownMetersQuery {
+export class ListUnknownMetersQuery extends PageQuery {
   @ApiPropertyOptional({ minimum: 1, default: 1, description: 'only meters heard at least this often' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   minHeardCount?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
 }
 
 export class RegisterUnknownMeterRequest {
@@ -120,15 +106,9 @@ export class UnknownMeterResponse {
   }
 }
 
-export class UnknownMeterPage {
+export class UnknownMeterPage extends CursorPage {
   @ApiProperty({ type: [UnknownMeterResponse] })
   items!: UnknownMeterResponse[];
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as cursor for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }
 
 /** Heard meters belong to no tenant until registered, so this whole resource is for platform admins. */
@@ -154,20 +134,13 @@ export class UnknownMetersController {
   @ApiOkResponse({ type: UnknownMeterPage })
   @ApiForbiddenResponse({ type: ApiErrorResponse, description: 'not a platform admin' })
   async list(@Query() query: ListUnknownMetersQuery): Promise<UnknownMeterPage> {
-    const limit = query.limit ?? 100;
+    const limit = pageLimit(query);
     const rows = await this.unknown.list({
       limit: limit + 1,
       minHeardCount: query.minHeardCount,
-      afterMeterId:
-        query.cursor === undefined
-          ? undefined
-          : decodeCursor(query.cursor, { meterId: CURSOR_METER }).meterId,
+      afterMeterId: pageAfter(query, { meterId: CURSOR_METER })?.meterId,
     });
-    const items = rows.slice(0, limit);
-    return {
-      items: items.map(UnknownMeterResponse.of),
-      nextCursor: rows.length > limit ? encodeCursor({ meterId: items[items.length - 1].meterId }) : null,
-    };
+    return cursorPage(rows, limit, UnknownMeterResponse.of, (last) => ({ meterId: last.meterId }));
   }
 
   @Post(':meterId/register')

@@ -95,6 +95,49 @@ describe('meter groups and unknown meters', () => {
     expect(served.paths['/api/v1/unknown-meters'].get.description).toMatch(/belong to no tenant/);
   });
 
+  it('documents limit and cursor of every cursor-paginated list, and items and nextCursor of its page', async () => {
+    type Schema = { $ref?: string; properties?: Record<string, unknown>; allOf?: Schema[] };
+    const served = (await harness.http().get('/docs-json').expect(200)).body as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: { name: string; in: string }[];
+            responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+          }
+        >
+      >;
+      components: { schemas: Record<string, Schema> };
+    };
+    const propertiesOf = (schema: Schema): string[] => {
+      const named =
+        schema.$ref === undefined ? schema : served.components.schemas[schema.$ref.split('/').pop()!];
+      return [...Object.keys(named.properties ?? {}), ...(named.allOf ?? []).flatMap(propertiesOf)];
+    };
+    const lists = [
+      '/api/v1/meters',
+      '/api/v1/unknown-meters',
+      '/api/v1/events',
+      '/api/v1/alarms/not-heard',
+      '/api/v1/meters/{meterId}/commands',
+    ];
+    for (const path of lists) {
+      const operation = served.paths[path].get;
+      const query = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+      const page = propertiesOf(operation.responses['200'].content!['application/json'].schema);
+      expect({ path, limit: query.includes('limit'), cursor: query.includes('cursor') }).toEqual({
+        path,
+        limit: true,
+        cursor: true,
+      });
+      expect({ path, page }).toEqual({
+        path,
+        page: expect.arrayContaining(['items', 'nextCursor']),
+      });
+    }
+  });
+
   it('lists meter groups to every caller and lets only platform admins create them', async () => {
     const created = await as(tokens.root)
       .post('/meter-groups', { name: 'east', description: 'east zone' })
