@@ -8,3 +8,4 @@ export * from './telegram-producer';
 export * from './batch-consumer';
 export * from './consumer-lag';
 export * from './command-producer';
+export * from './kafka-link';
