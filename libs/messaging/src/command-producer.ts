@@ -1,8 +1,9 @@
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { toBrokerError } from './broker-errors';
 import { BrokerUnavailableError } from './errors';
 import { encodeCommand, type CommandMessage } from './messages';
-import { METER_GROUP_HEADER, MeterGroupPartitioner } from './partitioner';
+import { METER_GROUP_HEADER } from './partitioner';
+import { RenewingProducer } from './renewing-producer';
 
 export interface CommandProducerOptions {
   topic: string;
@@ -21,52 +22,29 @@ export interface CommandProducerOptions {
  *
  * Commands are rare and each caller waits for its own acknowledgement, so there is no batching: a send
  * resolves only once the broker acknowledged it, and one that fails must be treated as not sent (it may still
- * have been written: a consumer must tolerate a repeated commandId). After a failed request the next send
- * uses a new producer, for the reason TelegramProducer gives (fresh idempotence sequence numbers).
+ * have been written: a consumer must tolerate a repeated commandId). After a failed or timed-out request the
+ * next send uses a new producer (see RenewingProducer).
  */
 export class CommandProducer {
-  private producer: Producer;
-  private replaceProducer = false;
-  private connected = false;
+  private readonly producer: RenewingProducer;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly topic: string;
   private readonly sendTimeoutMs: number;
   private readonly ackTimeoutMs: number;
-  private readonly retries: number;
 
-  constructor(
-    private readonly kafka: Kafka,
-    options: CommandProducerOptions,
-  ) {
+  constructor(kafka: Kafka, options: CommandProducerOptions) {
     this.topic = options.topic;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
-    this.retries = options.retries ?? 3;
-    this.producer = this.createProducer();
+    this.producer = new RenewingProducer(kafka, options.retries ?? 3, 'command producer');
   }
 
-  private createProducer(): Producer {
-    return this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: MeterGroupPartitioner,
-      retry: { retries: this.retries, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
+  connect(): Promise<void> {
+    return this.producer.connect();
   }
 
-  async connect(): Promise<void> {
-    try {
-      await this.producer.connect();
-      this.connected = true;
-    } catch (error) {
-      throw toBrokerError(error, 'connect the command producer');
-    }
-  }
-
-  async disconnect(): Promise<void> {
-    this.connected = false;
-    await this.producer.disconnect();
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
   }
 
   /**
@@ -91,23 +69,15 @@ export class CommandProducer {
     try {
       await Promise.race([this.request(command, meterGroup, value), timeout]);
     } catch (error) {
-      this.replaceProducer = true;
+      this.producer.renewBeforeNextRequest();
       throw toBrokerError(error, `produce to ${this.topic}`);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async request(command: CommandMessage, meterGroup: string, value: Buffer): Promise<void> {
-    if (this.replaceProducer || !this.connected) {
-      if (this.replaceProducer) {
-        await this.producer.disconnect().catch(() => undefined);
-        this.producer = this.createProducer();
-        this.replaceProducer = false;
-      }
-      await this.connect();
-    }
-    await this.producer.send({
+  private request(command: CommandMessage, meterGroup: string, value: Buffer): Promise<void> {
+    return this.producer.send({
       topic: this.topic,
       acks: -1,
       timeout: this.ackTimeoutMs,

@@ -9,3 +9,4 @@ export * from './batch-consumer';
 export * from './consumer-lag';
 export * from './command-producer';
 export * from './kafka-link';
+export * from './renewing-producer';

@@ -1,8 +1,9 @@
-import type { CompressionTypes, Kafka, Message, Producer } from 'kafkajs';
+import type { CompressionTypes, Kafka, Message } from 'kafkajs';
 import { toBrokerError } from './broker-errors';
 import { encodeEnvelope, TelegramEnvelope } from './envelope';
 import { BrokerUnavailableError, ProducerOverloadedError } from './errors';
-import { METER_GROUP_HEADER, MeterGroupPartitioner } from './partitioner';
+import { METER_GROUP_HEADER } from './partitioner';
+import { RenewingProducer } from './renewing-producer';
 
 export interface TelegramProducerOptions {
   topic: string;
@@ -41,10 +42,7 @@ interface PendingSend {
  * Kafka — the decryptor's idempotent storage absorbs that (at-least-once end to end).
  */
 export class TelegramProducer {
-  private producer: Producer;
-  private replaceProducer = false;
-  private readonly kafka: Kafka;
-  private readonly retries: number;
+  private readonly producer: RenewingProducer;
   private readonly topic: string;
   private readonly maxBatchMessages: number;
   private readonly maxPendingMessages: number;
@@ -64,37 +62,15 @@ export class TelegramProducer {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
     this.compression = options.compression;
-    this.retries = options.retries ?? 5;
-    this.kafka = kafka;
-    this.producer = this.createProducer();
+    this.producer = new RenewingProducer(kafka, options.retries ?? 5, 'telegram producer');
   }
 
-  /**
-   * Retries are bounded so that a dead broker surfaces as an error instead of an endless wait. A request
-   * that exhausted its retries may or may not have been written; re-sending other messages under the same
-   * idempotence sequence numbers could then be taken by the broker as duplicates and silently dropped, so
-   * after such a failure the next request uses a new producer (new producer id, fresh sequence numbers).
-   */
-  private createProducer(): Producer {
-    return this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: MeterGroupPartitioner,
-      retry: { retries: this.retries, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
+  connect(): Promise<void> {
+    return this.producer.connect();
   }
 
-  async connect(): Promise<void> {
-    try {
-      await this.producer.connect();
-    } catch (error) {
-      throw toBrokerError(error, 'connect the producer');
-    }
-  }
-
-  async disconnect(): Promise<void> {
-    await this.producer.disconnect();
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
   }
 
   /** Messages accepted by `send` and not yet acknowledged or failed. */
@@ -186,12 +162,6 @@ export class TelegramProducer {
       count += next.messages.length;
     }
     try {
-      if (this.replaceProducer) {
-        await this.producer.disconnect().catch(() => undefined);
-        this.producer = this.createProducer();
-        await this.producer.connect();
-        this.replaceProducer = false;
-      }
       await this.producer.send({
         topic: this.topic,
         acks: -1,
@@ -204,7 +174,6 @@ export class TelegramProducer {
     } catch (error) {
       const mapped = toBrokerError(error, `produce to ${this.topic}`);
       this.lastRequestFailed = mapped instanceof BrokerUnavailableError;
-      this.replaceProducer = true;
       for (const pendingSend of batch) this.settle(pendingSend, mapped);
     } finally {
       this.pendingMessages -= count;
