@@ -145,6 +145,11 @@ export interface UnknownMeter {
   lastRssiDbm: number | null;
 }
 
+/** The columns of unknown_meters as an UnknownMeter. */
+export const UNKNOWN_METER_COLUMNS = `meter_id AS "meterId", manufacturer, device_type AS "deviceType", version,
+  first_heard_at AS "firstHeardAt", last_heard_at AS "lastHeardAt", heard_count::float8 AS "heardCount",
+  last_source AS "lastSource", last_gateway_id AS "lastGatewayId", last_rssi_dbm AS "lastRssiDbm"`;
+
 /** Meters heard on air but not registered: an upsert per sighting with a counter, for commissioning. */
 export class UnknownMeterRepository {
   constructor(private readonly pool: Pool) {}
@@ -184,10 +189,7 @@ export class UnknownMeterRepository {
 
   async list(limit = 1000): Promise<UnknownMeter[]> {
     const result = await this.pool.query<UnknownMeter>(
-      `SELECT meter_id AS "meterId", manufacturer, device_type AS "deviceType", version, first_heard_at AS "firstHeardAt",
-              last_heard_at AS "lastHeardAt", heard_count::float8 AS "heardCount", last_source AS "lastSource",
-              last_gateway_id AS "lastGatewayId", last_rssi_dbm AS "lastRssiDbm"
-       FROM unknown_meters ORDER BY last_heard_at DESC LIMIT $1`,
+      `SELECT ${UNKNOWN_METER_COLUMNS} FROM unknown_meters ORDER BY last_heard_at DESC LIMIT $1`,
       [limit],
     );
     return result.rows;

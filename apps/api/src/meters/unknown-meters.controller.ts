@@ -16,6 +16,7 @@ import {
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsUUID, Matches, Min } from 'class-validator';
 import { CurrentPrincipal, actorOf, findInTenantOrNotFound, Roles, type Principal } from '@hes/auth';
+import type { UnknownMeter } from '@hes/storage';
 import { cursorPage, CursorPage, pageAfter, pageLimit, PageQuery } from '../http/page';
 import { ApiErrorResponse } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
@@ -24,7 +25,7 @@ import { parseMeterKeyHex } from '../keys/meter-key-vault';
 import { LatestReadings } from '../readings/latest-readings';
 import { DRIVER_PATTERN, MeterDetailResponse, MeterIdParam } from './meters.dto';
 import { MetersRepository } from './meters.repository';
-import { UnknownMeters, type UnknownMeterRecord } from './unknown-meters';
+import { UnknownMeters } from './unknown-meters';
 
 const CURSOR_METER = /^[0-9A-F]{8}$/;
 
@@ -90,7 +91,7 @@ export class UnknownMeterResponse {
   @ApiProperty({ nullable: true, type: Number, description: 'signal strength of the last telegram, dBm' })
   lastRssiDbm!: number | null;
 
-  static of(meter: UnknownMeterRecord): UnknownMeterResponse {
+  static of(meter: UnknownMeter): UnknownMeterResponse {
     return {
       meterId: meter.meterId,
       manufacturer: meter.manufacturer,

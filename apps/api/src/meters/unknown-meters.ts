@@ -1,21 +1,9 @@
 import { ConflictException, ServiceUnavailableException } from '@nestjs/common';
 import { AuditLog, notFound, type AuditEntry } from '@hes/auth';
 import type { MeterKeyCipher } from '@hes/keys';
+import { UNKNOWN_METER_COLUMNS, type UnknownMeter } from '@hes/storage';
 import type { Pool } from 'pg';
 import { MetersRepository } from './meters.repository';
-
-export interface UnknownMeterRecord {
-  meterId: string;
-  manufacturer: string;
-  deviceType: number;
-  version: number;
-  firstHeardAt: Date;
-  lastHeardAt: Date;
-  heardCount: number;
-  lastSource: string;
-  lastGatewayId: string | null;
-  lastRssiDbm: number | null;
-}
 
 export interface UnknownMeterRegistration {
   meterId: string;
@@ -26,10 +14,6 @@ export interface UnknownMeterRegistration {
   /** The meter's AES-128 key; wiped once encrypted. */
   key?: Buffer;
 }
-
-const UNKNOWN_COLUMNS = `meter_id AS "meterId", manufacturer, device_type AS "deviceType", version,
-  first_heard_at AS "firstHeardAt", last_heard_at AS "lastHeardAt", heard_count::float8 AS "heardCount",
-  last_source AS "lastSource", last_gateway_id AS "lastGatewayId", last_rssi_dbm AS "lastRssiDbm"`;
 
 /**
  * Meters heard on air but not registered (the decryptor records them), and their registration. They belong to no
@@ -50,9 +34,9 @@ export class UnknownMeters {
     limit: number;
     afterMeterId?: string;
     minHeardCount?: number;
-  }): Promise<UnknownMeterRecord[]> {
-    const result = await this.pool.query<UnknownMeterRecord>(
-      `SELECT ${UNKNOWN_COLUMNS} FROM unknown_meters
+  }): Promise<UnknownMeter[]> {
+    const result = await this.pool.query<UnknownMeter>(
+      `SELECT ${UNKNOWN_METER_COLUMNS} FROM unknown_meters
        WHERE ($1::text IS NULL OR meter_id > $1) AND heard_count >= $2
        ORDER BY meter_id LIMIT $3`,
       [page.afterMeterId ?? null, page.minHeardCount ?? 1, page.limit],
@@ -75,8 +59,8 @@ export class UnknownMeters {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const heard = await client.query<UnknownMeterRecord>(
-        `SELECT ${UNKNOWN_COLUMNS} FROM unknown_meters WHERE meter_id = $1 FOR UPDATE`,
+      const heard = await client.query<UnknownMeter>(
+        `SELECT ${UNKNOWN_METER_COLUMNS} FROM unknown_meters WHERE meter_id = $1 FOR UPDATE`,
         [registration.meterId],
       );
       const sighting = heard.rows[0];
