@@ -29,7 +29,7 @@ import { IsNotEmpty, IsString } from 'class-validator';
 import type { Request } from 'express';
 import { ApiErrorResponse, ApiValidationException, errorBody } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
-import { readTextBody } from '../http/text-body';
+import { parseDryRun, readCsvUpload } from '../http/import-upload';
 import { parseKeyCsv } from './key-csv';
 import { KEY_WRITERS, KeyImporter, type KeyImportCandidate } from './key-importer';
 import { KemFileError, meterIdOfSerialNumber, readKemFile } from './kem-file';
@@ -45,12 +45,6 @@ interface UploadedKeyFile {
 export const MAX_KEY_FILE_BYTES = 8 * 1024 * 1024;
 
 const fileUpload = FileInterceptor('file', { limits: { fileSize: MAX_KEY_FILE_BYTES, files: 1 } });
-
-function parseDryRun(value: string | undefined): boolean {
-  if (value === undefined || value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  throw new ApiValidationException([{ field: 'dryRun', message: 'must be true or false' }]);
-}
 
 /** The non-file fields of the KEM upload form. */
 class KemImportForm {
@@ -109,12 +103,7 @@ export class KeyImportController {
     @ClientIp() ip?: string,
   ): Promise<KeyImportResponse> {
     const dryRun = parseDryRun(dryRunParam);
-    const content = file?.buffer ?? (await readTextBody(request, MAX_KEY_FILE_BYTES));
-    if (!content) {
-      throw new ApiValidationException([
-        { field: 'file', message: 'send the CSV as multipart field "file" or as a text/csv body' },
-      ]);
-    }
+    const content = await readCsvUpload(request, file, MAX_KEY_FILE_BYTES);
     let candidates: KeyImportCandidate[];
     try {
       candidates = parseKeyCsv(content);

@@ -25,9 +25,9 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Roles, type Principal } from '@hes/auth';
 import type { Request } from 'express';
-import { ApiErrorResponse, ApiValidationException } from '../http/api-error';
+import { ApiErrorResponse } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
-import { readTextBody } from '../http/text-body';
+import { parseDryRun, readCsvUpload } from '../http/import-upload';
 import { METER_CSV_COLUMNS, parseMeterCsv } from './meter-csv';
 import { MeterImporter, type MeterImportResult } from './meter-importer';
 
@@ -74,12 +74,6 @@ class MeterImportResponse {
   errors!: MeterImportErrorResponse[];
 }
 
-function parseDryRun(value: string | undefined): boolean {
-  if (value === undefined || value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  throw new ApiValidationException([{ field: 'dryRun', message: 'must be true or false' }]);
-}
-
 @ApiTags('meters')
 @ApiBearerAuth()
 @ApiSecurity('api-key')
@@ -124,12 +118,7 @@ export class MeterImportController {
     @ClientIp() ip?: string,
   ): Promise<MeterImportResult> {
     const dryRun = parseDryRun(dryRunParam);
-    const content = file?.buffer ?? (await readTextBody(request, MAX_METER_CSV_BYTES));
-    if (!content) {
-      throw new ApiValidationException([
-        { field: 'file', message: 'send the CSV as multipart field "file" or as a text/csv body' },
-      ]);
-    }
+    const content = await readCsvUpload(request, file, MAX_METER_CSV_BYTES);
     return this.importer.import(principal, parseMeterCsv(content), { dryRun, ip });
   }
 }
