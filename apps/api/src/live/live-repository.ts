@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, QueryResultRow } from 'pg';
 import type { LiveEvent, LiveReading } from './live-protocol';
 
 /** A meter's place as the live gateway routes by it. */
@@ -69,18 +69,16 @@ export class LiveRepository {
     since: Date,
     limit: number,
   ): Promise<Backfill<LiveReading>> {
-    const result = await this.pool.query<ReadingRow>(
+    return this.backfill<ReadingRow, LiveReading>(
       `SELECT meter_id, quantity, storage, tariff, unit, value, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms
        FROM readings
        WHERE meter_id = ANY($1::text[]) AND ts > $2
        ORDER BY ts, meter_id, quantity, storage, tariff
        LIMIT $3`,
-      [meterIds, since, limit + 1],
-    );
-    const rows = result.rows.slice(0, limit);
-    return {
-      truncated: result.rows.length > limit,
-      items: rows.map((row) => ({
+      meterIds,
+      since,
+      limit,
+      (row) => ({
         meterId: row.meter_id,
         quantity: row.quantity,
         storage: row.storage,
@@ -88,29 +86,42 @@ export class LiveRepository {
         unit: row.unit,
         value: row.value,
         ts: new Date(Number(row.ts_ms)).toISOString(),
-      })),
-    };
+      }),
+    );
   }
 
   /** Events with ts after `since`, oldest first, at most `limit`. */
   async eventsSince(meterIds: readonly string[], since: Date, limit: number): Promise<Backfill<LiveEvent>> {
-    const result = await this.pool.query<EventRow>(
+    return this.backfill<EventRow, LiveEvent>(
       `SELECT meter_id, kind, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, details
        FROM events
        WHERE meter_id = ANY($1::text[]) AND ts > $2
        ORDER BY ts, id
        LIMIT $3`,
-      [meterIds, since, limit + 1],
-    );
-    const rows = result.rows.slice(0, limit);
-    return {
-      truncated: result.rows.length > limit,
-      items: rows.map((row) => ({
+      meterIds,
+      since,
+      limit,
+      (row) => ({
         meterId: row.meter_id,
         kind: row.kind,
         ts: new Date(Number(row.ts_ms)).toISOString(),
         details: row.details,
-      })),
+      }),
+    );
+  }
+
+  /** Runs a since-query ($1 meter ids, $2 since, $3 limit) for one row more than `limit`, to tell truncation. */
+  private async backfill<Row extends QueryResultRow, Item>(
+    sql: string,
+    meterIds: readonly string[],
+    since: Date,
+    limit: number,
+    toItem: (row: Row) => Item,
+  ): Promise<Backfill<Item>> {
+    const result = await this.pool.query<Row>(sql, [meterIds, since, limit + 1]);
+    return {
+      truncated: result.rows.length > limit,
+      items: result.rows.slice(0, limit).map(toItem),
     };
   }
 
