@@ -2,15 +2,16 @@
  * Two decryptors in one consumer group on the shared Kafka broker: they split the partitions, every telegram
  * is stored once, and when one leaves the other takes its partitions over and continues from the commits.
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
+  MeterTestBed,
   RunningDecryptor,
   TestEnvironment,
-  createTestEnvironment,
+  countTelegramsStored,
+  createMeterTestBed,
   envelope,
   produceEnvelopes,
-  registerMeters,
   startDecryptor,
   waitUntil,
 } from '../test/harness';
@@ -38,27 +39,24 @@ function telegrams(fromStep: number, steps: number) {
 }
 
 describe('decryptors sharing a consumer group', () => {
+  let bed: MeterTestBed;
   let environment: TestEnvironment;
   let db: Pool;
   const members: RunningDecryptor[] = [];
 
-  const telegramsStored = async () =>
-    (await db.query<{ n: number }>('SELECT count(DISTINCT (meter_id, ts))::int AS n FROM readings')).rows[0]
-      .n;
+  const telegramsStored = () => countTelegramsStored(db);
 
   beforeAll(async () => {
-    environment = await createTestEnvironment({ KAFKA_PARTITIONS: '4' });
-    await registerMeters(
-      environment,
+    bed = await createMeterTestBed(
       METERS.map((meterId, i) => ({ meterId, key: keyOf(i) })),
+      { KAFKA_PARTITIONS: '4' },
     );
-    db = new Pool({ connectionString: environment.database.url, max: 2 });
+    ({ environment, db } = bed);
   });
 
   afterAll(async () => {
     for (const member of members) await member.stop();
-    await db.end();
-    await environment.database.drop();
+    await bed.close();
   });
 
   it('splits the partitions, stores each telegram once, and survives a member leaving', async () => {

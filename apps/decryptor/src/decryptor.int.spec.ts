@@ -3,17 +3,17 @@
  * topics and group), a throw-away PostgreSQL database, Redis under a unique prefix, and the real piscina pool
  * (worker compiled from TypeScript by its development entry).
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { StorageMaintenance } from '@hes/storage';
 import { INFO, kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
+  MeterTestBed,
   RunningDecryptor,
   TestEnvironment,
   TopicCollector,
-  createTestEnvironment,
+  createMeterTestBed,
   envelope,
   produceEnvelopes,
-  registerMeters,
   startDecryptor,
   waitUntil,
 } from '../test/harness';
@@ -27,6 +27,7 @@ const KEY_B = meterKey(2);
 const KEY_C = meterKey(3);
 
 describe('decryptor against Kafka, PostgreSQL and Redis', () => {
+  let bed: MeterTestBed;
   let environment: TestEnvironment;
   let db: Pool;
   let running: RunningDecryptor | undefined;
@@ -36,15 +37,14 @@ describe('decryptor against Kafka, PostgreSQL and Redis', () => {
     (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) q`, params)).rows[0].n;
 
   beforeAll(async () => {
-    environment = await createTestEnvironment();
-    await registerMeters(environment, [
+    bed = await createMeterTestBed([
       { meterId: '11111111', key: KEY_A },
       { meterId: '22222222', key: KEY_B },
       { meterId: '33333333', key: KEY_C },
       // Registered without a key: its encrypted telegrams cannot be read.
       { meterId: '44444444' },
     ]);
-    db = new Pool({ connectionString: environment.database.url, max: 2 });
+    ({ environment, db } = bed);
   });
 
   afterEach(async () => {
@@ -55,8 +55,7 @@ describe('decryptor against Kafka, PostgreSQL and Redis', () => {
   });
 
   afterAll(async () => {
-    await db.end();
-    await environment.database.drop();
+    await bed.close();
   });
 
   it('stores readings once, learns compact formats, raises transition events, caches, publishes and dead-letters', async () => {

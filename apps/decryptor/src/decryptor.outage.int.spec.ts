@@ -3,18 +3,19 @@
  * server keeps running) and Redis unreachable (a closed port). Both against the shared Kafka broker.
  */
 import type { Admin } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { computeConsumerLag } from '@hes/messaging';
 import { findFreePortRange } from '@hes/testing';
 import { kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
   DatabaseOutageProxy,
+  MeterTestBed,
   RunningDecryptor,
   TestEnvironment,
-  createTestEnvironment,
+  countTelegramsStored,
+  createMeterTestBed,
   envelope,
   produceEnvelopes,
-  registerMeters,
   startDecryptor,
   waitUntil,
 } from '../test/harness';
@@ -43,13 +44,12 @@ function telegrams(fromStep: number, steps: number) {
 }
 
 describe('decryptor under outages', () => {
+  let bed: MeterTestBed;
   let environment: TestEnvironment;
   let db: Pool;
   let running: RunningDecryptor | undefined;
 
-  const telegramsStored = async () =>
-    (await db.query<{ n: number }>('SELECT count(DISTINCT (meter_id, ts))::int AS n FROM readings')).rows[0]
-      .n;
+  const telegramsStored = () => countTelegramsStored(db);
   const rawLag = async (admin: Admin) =>
     (
       await computeConsumerLag(admin, environment.settings.groupId, [
@@ -60,12 +60,8 @@ describe('decryptor under outages', () => {
     (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n;
 
   beforeAll(async () => {
-    environment = await createTestEnvironment();
-    await registerMeters(
-      environment,
-      METERS.map((meterId) => ({ meterId, key: keyOf(meterId) })),
-    );
-    db = new Pool({ connectionString: environment.database.url, max: 2 });
+    bed = await createMeterTestBed(METERS.map((meterId) => ({ meterId, key: keyOf(meterId) })));
+    ({ environment, db } = bed);
   });
 
   afterEach(async () => {
@@ -74,8 +70,7 @@ describe('decryptor under outages', () => {
   });
 
   afterAll(async () => {
-    await db.end();
-    await environment.database.drop();
+    await bed.close();
   });
 
   it('keeps its partitions while PostgreSQL is down, commits nothing, and stores everything once it is back', async () => {

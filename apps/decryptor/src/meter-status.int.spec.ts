@@ -3,14 +3,14 @@
  * signal, source, gateway, status flags), coalesced in memory and written once more when it stops. Real Kafka
  * broker, PostgreSQL and worker pool, as in decryptor.int.spec.ts.
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { INFO, kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
+  MeterTestBed,
   TestEnvironment,
-  createTestEnvironment,
+  createMeterTestBed,
   envelope,
   produceEnvelopes,
-  registerMeters,
   startDecryptor,
   waitUntil,
 } from '../test/harness';
@@ -22,21 +22,20 @@ const KEY_A = meterKey(11);
 const KEY_B = meterKey(12);
 
 describe('meter status from the decryptor', () => {
+  let bed: MeterTestBed;
   let environment: TestEnvironment;
   let db: Pool;
 
   beforeAll(async () => {
-    environment = await createTestEnvironment();
-    await registerMeters(environment, [
+    bed = await createMeterTestBed([
       { meterId: 'A1000001', key: KEY_A },
       { meterId: 'B1000001', key: KEY_B },
     ]);
-    db = new Pool({ connectionString: environment.database.url, max: 2 });
+    ({ environment, db } = bed);
   });
 
   afterAll(async () => {
-    await db.end();
-    await environment.database.drop();
+    await bed.close();
   });
 
   it('records the newest stored sighting per meter, with signal, source, gateway and status flags', async () => {

@@ -143,6 +143,39 @@ export async function registerMeters(environment: TestEnvironment, meters: TestM
   }
 }
 
+/** A test environment with meters registered, and a small pool for the test's own queries on its database. */
+export interface MeterTestBed {
+  environment: TestEnvironment;
+  db: Pool;
+  /** Ends the pool and drops the database. */
+  close(): Promise<void>;
+}
+
+export async function createMeterTestBed(
+  meters: TestMeter[],
+  overrides: Record<string, string> = {},
+): Promise<MeterTestBed> {
+  const environment = await createTestEnvironment(overrides);
+  await registerMeters(environment, meters);
+  const db = new Pool({ connectionString: environment.database.url, max: 2 });
+  return {
+    environment,
+    db,
+    close: async () => {
+      await db.end();
+      await environment.database.drop();
+    },
+  };
+}
+
+/** Telegrams stored: a telegram's readings share its meter and time. */
+export async function countTelegramsStored(db: Pool): Promise<number> {
+  const result = await db.query<{ n: number }>(
+    'SELECT count(DISTINCT (meter_id, ts))::int AS n FROM readings',
+  );
+  return result.rows[0].n;
+}
+
 /** Produces envelopes to the raw topic exactly as the collector does. */
 export async function produceEnvelopes(
   environment: TestEnvironment,
