@@ -32,6 +32,7 @@ import { EventsRepository } from './events/events.repository';
 import { DecryptController } from './decrypt/decrypt.controller';
 import { TelegramDecrypter } from './decrypt/telegram-decrypter';
 import { OperationsController } from './http/health.controller';
+import { requestLogLevel } from './http/request-log';
 import { MeterGroupsController } from './meters/meter-groups.controller';
 import { MeterGroupsRepository } from './meters/meter-groups.repository';
 import { MeterImportController } from './meters/meter-import.controller';
@@ -96,6 +97,7 @@ export class ApiModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level: deps.logLevel,
+            customLogLevel: requestLogLevel,
             serializers: {
               req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
             },

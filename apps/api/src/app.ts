@@ -24,6 +24,10 @@ export async function createApiApp(
   app.useLogger(app.get(Logger));
   // Client addresses (audit log, rate limits) come from X-Forwarded-For only behind the configured proxies.
   app.set('trust proxy', deps.trustProxy ?? false);
+  // No ETag: express hashes every response body for it, and readings answers change with every new reading, so
+  // a conditional GET would rarely save anything. No X-Powered-By: it only tells scanners what we run.
+  app.set('etag', false);
+  app.disable('x-powered-by');
   // JSON bodies up to 1 MB: a full decrypt batch (1,000 telegrams of up to 512 hex digits) is about 530 kB.
   app.useBodyParser('json', { limit: '1mb' });
   // Plain WebSocket (RFC 6455) for the live gateway, so any client library can connect; no socket.io protocol.

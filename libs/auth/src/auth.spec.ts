@@ -1,9 +1,11 @@
 import { ForbiddenException, NotFoundException } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AccessTokens } from './access-tokens';
+import { Authenticator } from './authenticator';
 import { AuthenticationError } from './errors';
 import { hashPassword, verifyPassword } from './password';
 import { apiKeyPrincipal, userPrincipal, type Principal } from './principal';
+import { ApiKeyRepository } from './repositories';
 import { findInTenantOrNotFound, requireSocietyRole, scopeToSocieties } from './tenancy';
 
 const A = '11111111-1111-4111-8111-111111111111';
@@ -103,6 +105,49 @@ describe('AccessTokens', () => {
     expect(() => new AccessTokens({ secret: randomBytes(16), issuer: 'hes', ttlSeconds: 60 })).toThrow(
       '32 bytes',
     );
+  });
+});
+
+describe('Authenticator, verified access tokens', () => {
+  const principal = userPrincipal('user-1', 'password', [{ societyId: A, role: 'viewer' }]) as Principal;
+  // No API key is presented in these tests, so the repository's pool is never used.
+  const apiKeys = new ApiKeyRepository(undefined as never);
+
+  afterEach(() => jest.useRealTimers());
+
+  it('verifies a token once and answers repeats from the remembered principal', async () => {
+    const tokens = new AccessTokens({ secret: randomBytes(32), issuer: 'hes', ttlSeconds: 900 });
+    const verify = jest.spyOn(tokens, 'verify');
+    const authenticator = new Authenticator(tokens, apiKeys, undefined);
+    const { token } = await tokens.issue(principal);
+    expect(await authenticator.authenticate(token)).toEqual(principal);
+    expect(await authenticator.authenticate(token)).toEqual(principal);
+    expect(verify).toHaveBeenCalledTimes(1);
+    const forged = `${token.slice(0, -4)}AAAA`;
+    await expect(authenticator.authenticate(forged)).rejects.toThrow('invalid access token');
+    await expect(authenticator.authenticate(forged)).rejects.toThrow('invalid access token');
+    expect(verify).toHaveBeenCalledTimes(3);
+  });
+
+  it('stops accepting a remembered token at its expiry, and re-verifies after a minute', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'], now: Date.now() });
+    const tokens = new AccessTokens({ secret: randomBytes(32), issuer: 'hes', ttlSeconds: 30 });
+    const verify = jest.spyOn(tokens, 'verify');
+    const authenticator = new Authenticator(tokens, apiKeys, undefined);
+    const shortLived = await tokens.issue(principal);
+    expect(await authenticator.authenticate(shortLived.token)).toEqual(principal);
+    jest.setSystemTime(shortLived.expiresAt.getTime() + 1);
+    await expect(authenticator.authenticate(shortLived.token)).rejects.toThrow('access token expired');
+
+    const longLived = new AccessTokens({ secret: randomBytes(32), issuer: 'hes', ttlSeconds: 900 });
+    const verifyLong = jest.spyOn(longLived, 'verify');
+    const other = new Authenticator(longLived, apiKeys, undefined);
+    const { token } = await longLived.issue(principal);
+    await other.authenticate(token);
+    jest.setSystemTime(Date.now() + 61_000);
+    await other.authenticate(token);
+    expect(verifyLong).toHaveBeenCalledTimes(2);
+    expect(verify).toHaveBeenCalledTimes(2);
   });
 });
 

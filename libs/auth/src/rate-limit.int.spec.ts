@@ -129,3 +129,22 @@ describe('rate limiter without Redis', () => {
     }
   });
 });
+
+describe('rate limiter with Redis', () => {
+  it('counts in Redis by the script hash, loading the script again when Redis has forgotten it', async () => {
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const { app, recorded } = await appWith(redis, 3);
+    try {
+      // Redis knows no scripts (as after a restart): the first check must load it, not fall back.
+      await redis.script('FLUSH');
+      expect(await statuses(app, 2)).toEqual([200, 200]);
+      await redis.script('FLUSH');
+      expect(await statuses(app, 2)).toEqual([200, 429]);
+      expect(recorded.fallbacks).toBe(0);
+      expect(recorded.warnings).toEqual([]);
+    } finally {
+      await app.close();
+      redis.disconnect();
+    }
+  });
+});

@@ -6,11 +6,12 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type Redis from 'ioredis';
+import { createHash } from 'node:crypto';
 import { LOGIN_THROTTLE, type RequestWithPrincipal } from './decorators';
 import { actorOf } from './principal';
 
 /**
- * One Redis round trip per check: a fixed window counter (INCR, expiry set by the first hit) and, once the limit
+ * One Redis round trip per check (two the first time a Redis sees the script): a fixed window counter (INCR, expiry set by the first hit) and, once the limit
  * is passed, a block key that answers "blocked" until it expires. Shared by every API instance.
  * KEYS: counter, block. ARGV: window ms, limit, block ms. Returns hits, window ms left, blocked (0/1), block ms left.
  */
@@ -25,6 +26,7 @@ if hits > tonumber(ARGV[2]) then
   return {hits, windowLeft, 1, tonumber(ARGV[3])}
 end
 return {hits, windowLeft, 0, 0}`;
+const INCREMENT_SHA1 = createHash('sha1').update(INCREMENT).digest('hex');
 
 /** What ThrottlerStorage.increment answers (the package does not export the type by name). */
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -71,15 +73,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     }
     let reply: [number, number, number, number];
     try {
-      reply = (await this.redis.eval(
-        INCREMENT,
-        2,
-        `${base}:hits`,
-        `${base}:block`,
-        String(ttl),
-        String(limit),
-        String(blockDuration),
-      )) as [number, number, number, number];
+      reply = await this.incrementInRedis(base, ttl, limit, blockDuration);
     } catch (error) {
       return this.fallBack(base, ttl, limit, blockDuration, throttlerName, (error as Error).message);
     }
@@ -94,6 +88,25 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       isBlocked: blocked === 1,
       timeToBlockExpire: Math.max(0, Math.ceil(blockLeftMs / 1000)),
     };
+  }
+
+  /**
+   * The script by its SHA-1 (EVALSHA: a few bytes per check instead of the script's text, and no hashing of it
+   * by Redis on every call); loaded with EVAL when this Redis does not know it yet (first use, restart, flush).
+   */
+  private async incrementInRedis(
+    base: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+  ): Promise<[number, number, number, number]> {
+    const args = [`${base}:hits`, `${base}:block`, String(ttl), String(limit), String(blockDuration)];
+    try {
+      return (await this.redis.evalsha(INCREMENT_SHA1, 2, ...args)) as [number, number, number, number];
+    } catch (error) {
+      if (!(error as Error).message.startsWith('NOSCRIPT')) throw error;
+      return (await this.redis.eval(INCREMENT, 2, ...args)) as [number, number, number, number];
+    }
   }
 
   /** Stops the in-process limiter's sweep timer (Nest calls this when the app closes). */

@@ -9,6 +9,7 @@ import type { CachedReading } from '@hes/cache';
 import { ReadingWriter, type Reading } from '@hes/storage';
 import { createMeter, createUser, login, startHarness, type ApiHarness } from '../test-harness';
 import { CONSUMPTION_CSV_COLUMNS } from './readings-query';
+import { METER_TENANCY_TTL_MS } from './readings.repository';
 
 jest.setTimeout(60_000);
 
@@ -457,6 +458,24 @@ describe('readings API', () => {
       await api.get(`/meter-groups/99/consumption?${period}`).expect(404);
       const group = await api.get(`/meter-groups/2/consumption?${period}`).expect(200);
       expect(group.body.items.map((i: { meterId: string }) => i.meterId)).toEqual(['AAAA0002', 'AAAA0003']);
+    });
+
+    it('follows a meter moved to another society within the tenancy bound, never showing it to both', async () => {
+      await createUser(harness.pool, 'viewer-b@example.org', [{ societyId: societyB, role: 'viewer' }]);
+      const viewerB = as((await login(harness, 'viewer-b@example.org')).accessToken);
+      const api = as(adminA);
+      // Both tenants ask, so the meter's society is remembered when it moves.
+      await api.get('/meters/AAAA0003/latest').expect(200);
+      await viewerB.get('/meters/AAAA0003/latest').expect(404);
+      await harness.pool.query(`UPDATE meters SET society_id = $1 WHERE meter_id = 'AAAA0003'`, [societyB]);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, METER_TENANCY_TTL_MS + 100));
+        await api.get('/meters/AAAA0003/latest').expect(404);
+        await api.get('/meters/AAAA0003/readings').expect(404);
+        await viewerB.get('/meters/AAAA0003/latest').expect(200);
+      } finally {
+        await harness.pool.query(`UPDATE meters SET society_id = $1 WHERE meter_id = 'AAAA0003'`, [societyA]);
+      }
     });
 
     it('requires authentication', async () => {
