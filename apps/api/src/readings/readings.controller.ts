@@ -61,7 +61,34 @@ const DEFAULT_AGGREGATE_SPAN_MS: Record<AggregateInterval, number> = {
   '1mo': 366 * DAY_MS,
 };
 
-const isoOfUs = (us: number) => new Date(Math.floor(us / 1000)).toISOString();
+const pad2 = (n: number) => (n < 10 ? '0' : '') + n;
+/** The UTC day isoOfUs formatted last, and its date part including the 'T'. */
+let isoDayStartMs = Number.NaN;
+let isoDayPrefix = '';
+
+/**
+ * Epoch microseconds as UTC ISO 8601 with milliseconds, the same text as Date#toISOString. A page of readings
+ * mostly shares one date, so the date part is formatted once per day and the time of day by hand: about a
+ * quarter of toISOString's cost, which was a tenth of the CPU of a one-day read.
+ */
+function isoOfUs(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const dayStartMs = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
+  if (dayStartMs !== isoDayStartMs) {
+    const iso = new Date(dayStartMs).toISOString();
+    isoDayStartMs = dayStartMs;
+    isoDayPrefix = iso.slice(0, iso.indexOf('T') + 1);
+  }
+  let rest = ms - dayStartMs;
+  const millis = rest % 1000;
+  rest = (rest - millis) / 1000;
+  const seconds = rest % 60;
+  rest = (rest - seconds) / 60;
+  const minutes = rest % 60;
+  const hours = (rest - minutes) / 60;
+  const paddedMillis = (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis;
+  return `${isoDayPrefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${paddedMillis}Z`;
+}
 const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
 const METER_ID_PARAM = ApiParam({
