@@ -1,6 +1,7 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { buildEntryPoints } from '@hes/testing';
 
 /**
  * End to end: compiles the CLI with the production build settings (tsc + tsc-alias, as `npm run build`
@@ -33,20 +34,7 @@ function hes(args: string[], input = '') {
 }
 
 beforeAll(() => {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tsconfig = join(BUILD_DIR, 'tsconfig.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(ROOT, 'tsconfig.build.json'),
-      compilerOptions: { outDir: OUT_DIR, rootDir: ROOT, sourceMap: false },
-      include: [],
-      files: [join(ROOT, 'apps/cli/src/main.ts')],
-    }),
-  );
-  const bin = (name: string) => join(ROOT, 'node_modules/.bin', name);
-  execFileSync(bin('tsc'), ['-p', tsconfig], { cwd: ROOT, stdio: 'pipe' });
-  execFileSync(bin('tsc-alias'), ['-p', tsconfig, '--dir', OUT_DIR], { cwd: ROOT, stdio: 'pipe' });
+  buildEntryPoints({ dir: BUILD_DIR, outDir: OUT_DIR, entryPoints: ['apps/cli/src/main.ts'] });
 }, 120_000);
 
 afterAll(() => rmSync(BUILD_DIR, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
-import { findFreePortRange } from '@hes/testing';
+import { buildEntryPoints, findFreePortRange } from '@hes/testing';
 import { kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
   TestEnvironment,
@@ -27,23 +27,11 @@ const MAIN = join(OUT_DIR, 'apps/decryptor/src/main.js');
 const KEY = meterKey(7);
 
 beforeAll(() => {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tsconfig = join(BUILD_DIR, 'tsconfig.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(ROOT, 'tsconfig.build.json'),
-      compilerOptions: { outDir: OUT_DIR, rootDir: ROOT, sourceMap: false },
-      include: [],
-      files: [
-        join(ROOT, 'apps/decryptor/src/main.ts'),
-        join(ROOT, 'apps/decryptor/src/decode/decode.worker.ts'),
-      ],
-    }),
-  );
-  const bin = (name: string) => join(ROOT, 'node_modules/.bin', name);
-  execFileSync(bin('tsc'), ['-p', tsconfig], { cwd: ROOT, stdio: 'pipe' });
-  execFileSync(bin('tsc-alias'), ['-p', tsconfig, '--dir', OUT_DIR], { cwd: ROOT, stdio: 'pipe' });
+  buildEntryPoints({
+    dir: BUILD_DIR,
+    outDir: OUT_DIR,
+    entryPoints: ['apps/decryptor/src/main.ts', 'apps/decryptor/src/decode/decode.worker.ts'],
+  });
 }, 120_000);
 
 afterAll(() => rmSync(BUILD_DIR, { recursive: true, force: true }));

@@ -4,3 +4,5 @@ export type { TestDatabase } from './test-database';
 export { ensureLocalStack, parseStackEnv } from './local-stack';
 export { startKafkaMock, findFreePortRange, kafkaMockLauncherPath } from './kafka-mock';
 export type { KafkaMockProcess, KafkaMockOptions } from './kafka-mock';
+export { buildEntryPoints } from './build-entry-points';
+export type { EntryPointBuild } from './build-entry-points';
