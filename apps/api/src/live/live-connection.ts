@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { decodeJwt } from 'jose';
 import type { IncomingHttpHeaders } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
+import { latestValueOfCache } from '../readings/latest-readings';
 import type { LiveHub, LiveSubscriber } from './live-hub';
 import type { CloseReason, LiveMetrics } from './live-metrics';
 import {
@@ -451,15 +452,7 @@ export class LiveConnection implements LiveSubscriber {
 }
 
 function liveReading(r: CachedReading): LiveReading {
-  return {
-    meterId: r.meterId,
-    quantity: r.quantity,
-    storage: r.storage ?? 0,
-    tariff: r.tariff ?? 0,
-    unit: r.unit,
-    value: r.value,
-    ts: new Date(r.ts).toISOString(),
-  };
+  return { meterId: r.meterId, ...latestValueOfCache(r) };
 }
 
 function liveEvent(e: CachedEvent): LiveEvent {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorBody, type ApiErrorDetail, type ApiErrorResponse } from '../http/api-error';
+import type { LatestValue } from '../readings/latest-readings';
 
 /**
  * The message protocol of the live gateway at `/api/v1/ws`: JSON text frames, each an object with a `type`.
@@ -103,14 +104,8 @@ export function parseClientMessage(frame: string): ParsedClientMessage {
 }
 
 /** A reading as clients receive it: the stored reading's fields, timestamp UTC ISO 8601, unit explicit. */
-export interface LiveReading {
+export interface LiveReading extends LatestValue {
   meterId: string;
-  quantity: string;
-  storage: number;
-  tariff: number;
-  unit: string;
-  value: number;
-  ts: string;
 }
 
 export interface LiveEvent {

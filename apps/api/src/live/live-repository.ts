@@ -1,4 +1,5 @@
 import type { Pool, QueryResultRow } from 'pg';
+import { latestValueOfRow, type StoredValueRow } from '../readings/latest-readings';
 import type { LiveEvent, LiveReading } from './live-protocol';
 
 /** A meter's place as the live gateway routes by it. */
@@ -18,16 +19,6 @@ interface PlacementRow {
   meter_id: string;
   society_id: string | null;
   group_id: number;
-}
-
-interface ReadingRow {
-  meter_id: string;
-  quantity: string;
-  storage: number;
-  tariff: number;
-  unit: string;
-  value: number;
-  ts_ms: string;
 }
 
 interface EventRow {
@@ -69,7 +60,7 @@ export class LiveRepository {
     since: Date,
     limit: number,
   ): Promise<Backfill<LiveReading>> {
-    return this.backfill<ReadingRow, LiveReading>(
+    return this.backfill<StoredValueRow, LiveReading>(
       `SELECT meter_id, quantity, storage, tariff, unit, value, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms
        FROM readings
        WHERE meter_id = ANY($1::text[]) AND ts > $2
@@ -78,15 +69,7 @@ export class LiveRepository {
       meterIds,
       since,
       limit,
-      (row) => ({
-        meterId: row.meter_id,
-        quantity: row.quantity,
-        storage: row.storage,
-        tariff: row.tariff,
-        unit: row.unit,
-        value: row.value,
-        ts: new Date(Number(row.ts_ms)).toISOString(),
-      }),
+      (row) => ({ meterId: row.meter_id, ...latestValueOfRow(row) }),
     );
   }
 

@@ -17,7 +17,8 @@ export interface LatestValue {
 /** The cache operation LatestReadings needs; a ReadingCache in production. */
 export type LatestCache = Pick<ReadingCache, 'getLatest'>;
 
-interface LatestRow {
+/** A stored reading's value columns, the time as epoch milliseconds. */
+export interface StoredValueRow {
   meter_id: string;
   quantity: string;
   storage: number;
@@ -67,7 +68,7 @@ export class LatestReadings {
       unique.forEach((meterId, index) => {
         const values = Object.values(cached[index]);
         if (values.length === 0) misses.push(meterId);
-        else latest.set(meterId, sortValues(values.map(fromCache)));
+        else latest.set(meterId, sortValues(values.map(latestValueOfCache)));
       });
     } catch {
       // Redis down or timing out: the database is the source of truth and answers for every meter.
@@ -76,15 +77,15 @@ export class LatestReadings {
     }
     if (misses.length > 0) {
       for (const meterId of misses) latest.set(meterId, []);
-      const result = await this.pool.query<LatestRow>(LATEST_FROM_READINGS, [misses]);
-      for (const row of result.rows) latest.get(row.meter_id)?.push(fromRow(row));
+      const result = await this.pool.query<StoredValueRow>(LATEST_FROM_READINGS, [misses]);
+      for (const row of result.rows) latest.get(row.meter_id)?.push(latestValueOfRow(row));
       for (const meterId of misses) sortValues(latest.get(meterId) ?? []);
     }
     return latest;
   }
 }
 
-function fromCache(reading: CachedReading): LatestValue {
+export function latestValueOfCache(reading: CachedReading): LatestValue {
   return {
     quantity: reading.quantity,
     storage: reading.storage ?? 0,
@@ -95,7 +96,7 @@ function fromCache(reading: CachedReading): LatestValue {
   };
 }
 
-function fromRow(row: LatestRow): LatestValue {
+export function latestValueOfRow(row: StoredValueRow): LatestValue {
   return {
     quantity: row.quantity,
     storage: row.storage,
