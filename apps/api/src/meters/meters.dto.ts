@@ -16,6 +16,7 @@ import {
 import type { MeterStatus } from '@hes/storage';
 import { CursorPage, PageQuery } from '../http/page';
 import type { LatestValue } from '../readings/latest-readings';
+import { LatestValueItem } from '../readings/readings.dto';
 import type { MeterRecord } from './meters.repository';
 
 export const METER_STATUSES: readonly MeterStatus[] = ['active', 'inactive', 'removed'];
@@ -319,27 +320,12 @@ export class MeterResponse {
   }
 }
 
-export class MeterLatestValue {
-  @ApiProperty({ example: 'total_m3', description: "the driver's field name" })
-  quantity!: string;
-  @ApiProperty({ example: 0, description: 'M-Bus storage number (0 = current value)' })
-  storage!: number;
-  @ApiProperty({ example: 0 })
-  tariff!: number;
-  @ApiProperty({ example: 'm3' })
-  unit!: string;
-  @ApiProperty({ example: 123.456 })
-  value!: number;
-  @ApiProperty({ format: 'date-time', description: 'reading time, UTC' })
-  ts!: string;
-}
-
 export class MeterDetailResponse extends MeterResponse {
   @ApiProperty({
-    type: [MeterLatestValue],
+    type: [LatestValueItem],
     description: 'newest value of each quantity/storage/tariff (from the cache, else the database)',
   })
-  latestValues!: MeterLatestValue[];
+  latestValues!: LatestValueItem[];
 
   static withLatest(meter: MeterRecord, latest: readonly LatestValue[]): MeterDetailResponse {
     return { ...MeterResponse.of(meter), latestValues: latest.map((value) => ({ ...value })) };

@@ -97,9 +97,9 @@ export class ReadingPage {
 }
 
 export class LatestValueItem {
-  @ApiProperty({ example: 'total_m3' })
+  @ApiProperty({ example: 'total_m3', description: "the driver's field name" })
   quantity!: string;
-  @ApiProperty({ example: 0 })
+  @ApiProperty({ example: 0, description: 'M-Bus storage number (0 = current value)' })
   storage!: number;
   @ApiProperty({ example: 0 })
   tariff!: number;
@@ -107,7 +107,7 @@ export class LatestValueItem {
   unit!: string;
   @ApiProperty({ example: 123.456 })
   value!: number;
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'reading time, UTC' })
   ts!: string;
 }
 
