@@ -121,6 +121,8 @@ describe('meter groups and unknown meters', () => {
       '/api/v1/events',
       '/api/v1/alarms/not-heard',
       '/api/v1/meters/{meterId}/commands',
+      '/api/v1/meters/{id}/readings',
+      '/api/v1/societies/{id}/consumption',
     ];
     for (const path of lists) {
       const operation = served.paths[path].get;

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { CursorPage } from '../http/page';
 import type { ConsumptionFlag } from './consumption';
 import type { AggregateInterval } from './readings.repository';
 
@@ -79,7 +80,7 @@ export class ReadingItem {
   quality!: number;
 }
 
-export class ReadingPage {
+export class ReadingPage extends CursorPage {
   @ApiProperty({ example: '12345678' })
   meterId!: string;
   @ApiProperty({ format: 'date-time' })
@@ -88,12 +89,6 @@ export class ReadingPage {
   to!: string;
   @ApiProperty({ type: [ReadingItem], description: 'ordered by ts, quantity, storage, tariff' })
   items!: ReadingItem[];
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as `cursor` for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }
 
 export class LatestValueItem {
@@ -323,7 +318,7 @@ export class MeterConsumptionResponse extends MeterConsumptionItem {
   to!: string;
 }
 
-export class ConsumptionPage {
+export class ConsumptionPage extends CursorPage {
   @ApiProperty({ format: 'date-time' })
   from!: string;
   @ApiProperty({ format: 'date-time' })
@@ -332,10 +327,4 @@ export class ConsumptionPage {
   quantity!: string;
   @ApiProperty({ type: [MeterConsumptionItem], description: 'one per meter, by meter id' })
   items!: MeterConsumptionItem[];
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'pass as `cursor` for the next page; null at the end',
-  })
-  nextCursor!: string | null;
 }
