@@ -602,18 +602,8 @@ async function main(): Promise<void> {
 async function removeCachedReadings(pool: ReturnType<typeof createPool>, redisUrl: string): Promise<void> {
   const redis = new Redis(redisUrl);
   try {
-    const fields = await pool.query<{ meter_id: string; field: string }>(
-      `SELECT DISTINCT meter_id,
-              CASE WHEN storage = 0 AND tariff = 0 THEN quantity
-                   ELSE quantity || '@s' || storage || 't' || tariff END AS field
-       FROM readings`,
-    );
-    const keys = new Set<string>();
-    for (const row of fields.rows) {
-      keys.add(`hes:latest:${row.meter_id}`);
-      keys.add(`hes:window:${row.meter_id}:${row.field}`);
-    }
-    const all = [...keys];
+    const meters = await pool.query<{ meter_id: string }>('SELECT DISTINCT meter_id FROM readings');
+    const all = meters.rows.flatMap((row) => [`hes:latest:${row.meter_id}`, `hes:window:${row.meter_id}`]);
     for (let i = 0; i < all.length; i += 1000) await redis.unlink(...all.slice(i, i + 1000));
   } finally {
     redis.disconnect();

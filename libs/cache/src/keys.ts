@@ -41,9 +41,13 @@ export class CacheKeys {
     return `${this.prefix}latest:${meterId}`;
   }
 
-  /** Sorted set: score = ts, member = JSON {ts, value, unit}; trimmed to the hot window. */
-  window(meterId: string, quantity: string): string {
-    return `${this.prefix}window:${meterId}:${quantity}`;
+  /**
+   * Sorted set: one member per telegram, score = ts, member = JSON {ts, values: {<quantity key>: {value,
+   * unit}}}; trimmed to the hot window. One set per meter rather than per quantity: one insert, trim and
+   * expiry per meter and batch instead of per register.
+   */
+  window(meterId: string): string {
+    return `${this.prefix}window:${meterId}`;
   }
 
   readingsByGroup(group: string): string {

@@ -112,7 +112,7 @@ describe('ReadingCache against Redis', () => {
     expect((await cache.getLatest('M3')).volume.value).toBe(1);
   });
 
-  it('keeps a 24-hour window per meter+quantity, trimmed and expiring', async () => {
+  it('keeps a 24-hour window per meter, trimmed and expiring, read per quantity', async () => {
     await cache.applyReadings(
       [reading('W1', NOW - 30 * HOUR, 1), reading('W1', NOW - 23 * HOUR, 2), reading('W1', NOW - HOUR, 3)],
       NOW - HOUR,
@@ -124,10 +124,60 @@ describe('ReadingCache against Redis', () => {
       { ts: NOW - HOUR, value: 3, unit: 'm3' },
       { ts: NOW + HOUR, value: 4, unit: 'm3' },
     ]);
-    const ttl = await admin.pttl(`${prefix}window:W1:volume`);
+    const ttl = await admin.pttl(`${prefix}window:W1`);
     expect(ttl).toBeGreaterThan(23 * HOUR);
     expect(ttl).toBeLessThanOrEqual(24 * HOUR);
     expect(await cache.getWindow('W1', 'volume', NOW)).toHaveLength(1);
+  });
+
+  it('keeps one window point per telegram holding all its registers', async () => {
+    const telegram = (ts: number, volume: number) => [
+      reading('W2', ts, volume),
+      reading('W2', ts, 18.5, { quantity: 'flow_temperature', unit: 'C' }),
+      reading('W2', ts, volume - 1, { storage: 1 }),
+    ];
+    await cache.applyReadings([...telegram(NOW - HOUR, 7), ...telegram(NOW, 8)], NOW);
+    // The same register twice at one ts with different values (two telegrams): two points, as stored.
+    await cache.applyReadings([reading('W2', NOW + 1, 9), reading('W2', NOW + 1, 10)], NOW);
+    expect(await admin.zcard(`${prefix}window:W2`)).toBe(4);
+    expect(await cache.getWindow('W2', 'volume')).toEqual([
+      { ts: NOW - HOUR, value: 7, unit: 'm3' },
+      { ts: NOW, value: 8, unit: 'm3' },
+      { ts: NOW + 1, value: 10, unit: 'm3' },
+      { ts: NOW + 1, value: 9, unit: 'm3' },
+    ]);
+    expect(await cache.getWindow('W2', 'volume@s1t0')).toEqual([
+      { ts: NOW - HOUR, value: 6, unit: 'm3' },
+      { ts: NOW, value: 7, unit: 'm3' },
+    ]);
+    expect(await cache.getWindow('W2', 'flow_temperature', NOW)).toEqual([
+      { ts: NOW, value: 18.5, unit: 'C' },
+    ]);
+    expect(await cache.getWindow('W2', 'pressure')).toEqual([]);
+  });
+
+  it('leaves out readings whose names hold a NUL byte, counting them as misses, and writes the rest', async () => {
+    const misses: [string, number][] = [];
+    const strict = new ReadingCache({
+      url: REDIS_URL,
+      keyPrefix: prefix,
+      onMiss: (operation, count) => misses.push([operation, count]),
+    });
+    expect(await strict.connect()).toBe(true);
+    const result = await strict.applyReadings(
+      [
+        reading('N1', NOW, 1),
+        reading('N1', NOW, 2, { quantity: 'vol\u0000ume' }),
+        reading('N2', NOW, 3, { meterGroup: 'a\u0000b' }),
+      ],
+      NOW,
+    );
+    expect(result.latestUpdated).toBe(1);
+    expect(misses).toEqual([['write', 2]]);
+    expect(Object.keys(await cache.getLatest('N1'))).toEqual(['volume']);
+    expect(await cache.getLatest('N2')).toEqual({});
+    await strict.close();
+    expect(() => new ReadingCache({ url: REDIS_URL, keyPrefix: 'a\u0000' })).toThrow('NUL');
   });
 
   it('publishes each batch on the meter group and meter channels, and events likewise', async () => {

@@ -48,7 +48,7 @@ export interface WindowPoint {
 
 /**
  * Latest value per meter+quantity (a hash per meter, guarded so an older back-dated reading never replaces a
- * newer one), a hot window per meter+quantity (sorted set by ts, trimmed to `windowMs`), and live pub/sub
+ * newer one), a hot window per meter (sorted set of its telegrams by ts, trimmed to `windowMs`), and live pub/sub
  * channels per meter group and per meter for the API's WebSocket gateway.
  *
  * Outage behaviour: the client never queues commands while disconnected (enableOfflineQueue false, one
@@ -70,6 +70,7 @@ export class ReadingCache {
 
   constructor(options: ReadingCacheOptions) {
     this.keys = new CacheKeys(options.keyPrefix ?? 'hes:');
+    if (this.keys.prefix.includes(PIECE_SEPARATOR)) throw new Error('keyPrefix must not contain a NUL byte');
     this.windowMs = options.windowMs ?? 24 * 60 * 60 * 1000;
     this.maxDirtyEntries = options.maxDirtyEntries ?? 200_000;
     this.onMiss = options.onMiss;
@@ -126,62 +127,27 @@ export class ReadingCache {
 
   /**
    * Applies a batch of newly stored readings in one script call (per meter: guarded latest per
-   * meter+quantity, window insert + trim + expiry, the meter channel's notification; then one notification
-   * per meter group channel carrying the batch's readings for it). One call for the whole batch keeps the
-   * per-command cost of client and server off the hot path. Returns how many latest values were written.
+   * meter+quantity, one window point per telegram with trim + expiry, the meter channel's notification; then
+   * one notification per meter group channel carrying the batch's readings for it). The whole batch travels
+   * as a single packed argument: one call and one argument keep the per-command and per-argument cost of
+   * client and server off the hot path. Returns how many latest values were written.
    */
   async applyReadings(readings: CachedReading[], nowMs = Date.now()): Promise<{ latestUpdated: number }> {
     if (readings.length === 0 && this.dirty.size === 0) return { latestUpdated: 0 };
     const replay = this.dirty.size > 0 ? [...this.dirty.values()] : [];
-    const windowStart = nowMs - this.windowMs;
-    const perMeter = new Map<string, MeterUpdate>();
-    const meterUpdate = (meterId: string): MeterUpdate => {
-      let update = perMeter.get(meterId);
-      if (!update)
-        perMeter.set(meterId, (update = { windowKeys: [], windowIndex: new Map(), entries: [], fresh: 0 }));
-      return update;
-    };
-    for (const r of replay)
-      meterUpdate(r.meterId).entries.push(quantityKey(r), String(r.ts), latestJson(r), '0', '');
-    const byGroup = new Map<string, string[]>();
-    for (const r of readings) {
-      const update = meterUpdate(r.meterId);
-      const field = quantityKey(r);
-      const json = latestJson(r);
-      let windowSlot = 0;
-      if (r.ts >= windowStart) {
-        windowSlot = update.windowIndex.get(field) ?? 0;
-        if (windowSlot === 0) {
-          windowSlot = update.windowKeys.push(this.keys.window(r.meterId, field));
-          update.windowIndex.set(field, windowSlot);
-        }
-      }
-      update.entries.push(field, String(r.ts), json, String(windowSlot), windowMember(r));
-      update.fresh += 1;
-      pushTo(byGroup, r.meterGroup, json);
-    }
-
-    const args: string[] = [String(windowStart), String(this.windowMs), String(perMeter.size)];
-    for (const [meterId, update] of perMeter) {
-      args.push(
-        this.keys.latest(meterId),
-        update.fresh > 0 ? this.keys.readingsByMeter(meterId) : '',
-        String(update.windowKeys.length),
-      );
-      for (const key of update.windowKeys) args.push(key);
-      args.push(String(update.entries.length / ENTRY_FIELDS));
-      for (const value of update.entries) args.push(value);
-    }
-    args.push(String(byGroup.size));
-    for (const [group, jsons] of byGroup) args.push(this.keys.readingsByGroup(group), `[${jsons.join(',')}]`);
+    const batch = new PackedBatch(this.keys, nowMs - this.windowMs);
+    for (const r of replay) batch.add(r, false);
+    let unpacked = 0;
+    for (const r of readings) if (!batch.add(r, true)) unpacked += 1;
+    if (unpacked > 0) this.onMiss?.('write', unpacked);
 
     let latestUpdated: number;
     try {
       this.requireReady();
       const scripted = this.redis as unknown as {
-        hesApplyReadings(numKeys: number, args: string[]): Promise<number>;
+        hesApplyReadings(numKeys: number, packed: string): Promise<number>;
       };
-      latestUpdated = await scripted.hesApplyReadings(0, args);
+      latestUpdated = await scripted.hesApplyReadings(0, batch.pack(this.windowMs));
     } catch (error) {
       this.failWrite(readings);
       throw new CacheUnavailableError('writing readings', { cause: error });
@@ -257,12 +223,18 @@ export class ReadingCache {
     let members: string[];
     try {
       this.requireReady();
-      members = await this.redis.zrangebyscore(this.keys.window(meterId, quantity), fromTs, '+inf');
+      members = await this.redis.zrangebyscore(this.keys.window(meterId), fromTs, '+inf');
     } catch (error) {
       this.onMiss?.('read', 1);
       throw new CacheUnavailableError('reading the window', { cause: error });
     }
-    return members.map((m) => JSON.parse(m) as WindowPoint);
+    const points: WindowPoint[] = [];
+    for (const member of members) {
+      const point = JSON.parse(member) as WindowMember;
+      const reading = point.values[quantity];
+      if (reading) points.push({ ts: point.ts, value: reading.value, unit: reading.unit });
+    }
+    return points;
   }
 
   /**
@@ -289,106 +261,221 @@ export class ReadingCache {
   }
 }
 
-/** Values per reading in the script's arguments: field, ts, latest JSON, window slot, window member. */
-const ENTRY_FIELDS = 5;
+/**
+ * Separates the pieces of the packed script argument. JSON text never contains it raw (JSON.stringify
+ * escapes it), and keys, channels and quantity keys holding it are refused before packing.
+ */
+const PIECE_SEPARATOR = '\u0000';
 
 /**
- * Applies a whole batch in a single server-side call. The keys are passed in ARGV rather than KEYS: one
- * call touches every meter of the batch, which a single standalone server (the deployment this cache
- * targets) allows and a cluster would not.
- * ARGV = window start (ts below it are trimmed), windowMs, meter count, then per meter:
- *        latest hash key, meter channel ('' = no publish), window key count, the window keys,
- *        reading count, then per reading (field, ts, latest JSON, window slot (1-based index into the
- *        meter's window keys, 0 = not in the window), window member ('' = a replayed latest value only));
- *        then group count and per group (channel, payload).
+ * Applies a whole batch in a single server-side call. The keys travel inside the argument rather than in
+ * KEYS: one call touches every meter of the batch, which a single standalone server (the deployment this
+ * cache targets) allows and a cluster would not.
+ * ARGV[1] = the batch's pieces, each followed by a NUL byte:
+ *   window start (ts below it are trimmed), windowMs, group count, the group channels, meter count, then
+ *   per meter: latest hash key, meter channel ('' = no publish), window key, telegram count, then
+ *   per telegram: ts, group slot (1-based index into the group channels; 0 = replayed latest values: not
+ *   published), window member ('' = not in the window), reading count, then
+ *   per reading: quantity key, latest JSON.
  * "latest" is only replaced when the stored ts is not newer, so back-dated readings (handheld uploads,
- * replays) never regress it. The meter channel carries the meter's new readings as a JSON array of the
+ * replays) never regress it. The meter and group channels carry the new readings as a JSON array of the
  * latest-value objects. Returns the number of latest values written.
  */
 const APPLY_READINGS = `
-local windowStart = ARGV[1]
-local windowMs = ARGV[2]
-local i = 4
+local A = {}
+local n = 0
+for piece in string.gmatch(ARGV[1], '([^%z]*)%z') do
+  n = n + 1
+  A[n] = piece
+end
+local windowStart = A[1]
+local windowMs = A[2]
+local groupCount = tonumber(A[3])
+local groupChannels = {}
+local groupReadings = {}
+for g = 1, groupCount do
+  groupChannels[g] = A[3 + g]
+  groupReadings[g] = {}
+end
+local i = 4 + groupCount
+local meters = tonumber(A[i])
+i = i + 1
 local updated = 0
-for m = 1, tonumber(ARGV[3]) do
-  local latestKey = ARGV[i]
-  local channel = ARGV[i + 1]
-  local windowBase = i + 2
-  i = windowBase + tonumber(ARGV[windowBase]) + 1
-  local count = tonumber(ARGV[i])
-  local first = i + 1
-  i = first + count * 5
+for m = 1, meters do
+  local latestKey = A[i]
+  local channel = A[i + 1]
+  local windowKey = A[i + 2]
+  local telegrams = tonumber(A[i + 3])
+  i = i + 4
   -- One HMGET and one HSET per meter instead of a pair per reading.
   local fields = {}
-  for r = 0, count - 1 do fields[r + 1] = ARGV[first + r * 5] end
+  local at = i
+  for t = 1, telegrams do
+    local count = tonumber(A[at + 3])
+    at = at + 4
+    for r = 1, count do
+      fields[#fields + 1] = A[at]
+      at = at + 2
+    end
+  end
   local current = redis.call('HMGET', latestKey, unpack(fields))
   local newest = {}
   local written = {}
   local writes = {}
-  local touched = {}
+  local points = {}
   local fresh = {}
-  for r = 0, count - 1 do
-    local at = first + r * 5
-    local field = ARGV[at]
-    local ts = tonumber(ARGV[at + 1])
-    local known = newest[field]
-    if known == nil then
-      known = false
-      local stored = current[r + 1]
-      if stored then
-        known = tonumber(string.match(stored, '^{"ts":(%-?[%d%.eE%+]+)'))
-        if not known then
-          local ok, decoded = pcall(cjson.decode, stored)
-          known = ok and type(decoded) == 'table' and tonumber(decoded.ts) or false
+  local k = 0
+  for t = 1, telegrams do
+    local ts = tonumber(A[i])
+    local slot = tonumber(A[i + 1])
+    if A[i + 2] ~= '' then
+      points[#points + 1] = ts
+      points[#points + 1] = A[i + 2]
+    end
+    local count = tonumber(A[i + 3])
+    i = i + 4
+    for r = 1, count do
+      local field = A[i]
+      local json = A[i + 1]
+      i = i + 2
+      k = k + 1
+      local known = newest[field]
+      if known == nil then
+        known = false
+        local stored = current[k]
+        if stored then
+          known = tonumber(string.match(stored, '^{"ts":(%-?[%d%.eE%+]+)'))
+          if not known then
+            local ok, decoded = pcall(cjson.decode, stored)
+            known = ok and type(decoded) == 'table' and tonumber(decoded.ts) or false
+          end
         end
       end
-    end
-    if not known or known <= ts then
-      newest[field] = ts
-      if written[field] == nil then
-        writes[#writes + 1] = field
-        writes[#writes + 1] = ARGV[at + 2]
-        written[field] = #writes
+      if not known or known <= ts then
+        newest[field] = ts
+        if written[field] == nil then
+          writes[#writes + 1] = field
+          writes[#writes + 1] = json
+          written[field] = #writes
+        else
+          writes[written[field]] = json
+        end
+        updated = updated + 1
       else
-        writes[written[field]] = ARGV[at + 2]
+        newest[field] = known
       end
-      updated = updated + 1
-    else
-      newest[field] = known
+      if slot > 0 then
+        fresh[#fresh + 1] = json
+        local list = groupReadings[slot]
+        list[#list + 1] = json
+      end
     end
-    local slot = tonumber(ARGV[at + 3])
-    if slot > 0 then
-      redis.call('ZADD', ARGV[windowBase + slot], ts, ARGV[at + 4])
-      touched[slot] = true
-    end
-    if ARGV[at + 4] ~= '' then fresh[#fresh + 1] = ARGV[at + 2] end
   end
   if #writes > 0 then redis.call('HSET', latestKey, unpack(writes)) end
-  for slot in pairs(touched) do
-    redis.call('ZREMRANGEBYSCORE', ARGV[windowBase + slot], '-inf', '(' .. windowStart)
-    redis.call('PEXPIRE', ARGV[windowBase + slot], windowMs)
+  if #points > 0 then
+    redis.call('ZADD', windowKey, unpack(points))
+    redis.call('ZREMRANGEBYSCORE', windowKey, '-inf', '(' .. windowStart)
+    redis.call('PEXPIRE', windowKey, windowMs)
   end
   if channel ~= '' and #fresh > 0 then
     redis.call('PUBLISH', channel, '[' .. table.concat(fresh, ',') .. ']')
   end
 end
-local groups = tonumber(ARGV[i])
-i = i + 1
-for g = 1, groups do
-  redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
-  i = i + 2
+for g = 1, groupCount do
+  if #groupReadings[g] > 0 then
+    redis.call('PUBLISH', groupChannels[g], '[' .. table.concat(groupReadings[g], ',') .. ']')
+  end
 end
 return updated
 `;
 
-interface MeterUpdate {
-  windowKeys: string[];
-  /** quantity key → 1-based index of its window key in `windowKeys`. */
-  windowIndex: Map<string, number>;
-  /** ENTRY_FIELDS values per reading. */
-  entries: string[];
-  /** Readings of this batch (not replayed latest values): they go on the meter channel. */
-  fresh: number;
+/** One window point: a telegram's readings at one ts, by quantity key. */
+interface WindowMember {
+  ts: number;
+  values: Record<string, { value: number; unit: string }>;
+}
+
+/** Readings of one meter at one ts (a telegram), as the script takes them. */
+interface PackedTelegram {
+  ts: number;
+  /** 1-based group channel slot; 0 for replayed latest values. */
+  groupSlot: number;
+  /** Quantity key and latest JSON per reading. */
+  pieces: string[];
+  /** Quantity keys in `pieces`: a quantity seen again starts another point. */
+  fields: string[];
+  /** `"<quantity key>":{value, unit}` per reading inside the window. */
+  windowValues: string[];
+}
+
+/** The script's argument for one batch, built reading by reading; see APPLY_READINGS for the layout. */
+class PackedBatch {
+  private readonly groupSlots = new Map<string, number>();
+  private readonly meters = new Map<string, { telegrams: PackedTelegram[]; fresh: boolean }>();
+
+  constructor(
+    private readonly keys: CacheKeys,
+    private readonly windowStart: number,
+  ) {}
+
+  /**
+   * `fresh`: a reading of this batch (published, windowed); otherwise a replayed latest value. Returns
+   * false, leaving the reading out, when a name of it holds the separator (no key or field can be made).
+   */
+  add(r: CachedReading, fresh: boolean): boolean {
+    const field = quantityKey(r);
+    if ([field, r.meterId, r.meterGroup].some((name) => name.includes(PIECE_SEPARATOR))) return false;
+    let meter = this.meters.get(r.meterId);
+    if (!meter) this.meters.set(r.meterId, (meter = { telegrams: [], fresh: false }));
+    meter.fresh ||= fresh;
+    const groupSlot = fresh ? this.groupSlot(r.meterGroup) : 0;
+    let telegram = meter.telegrams[meter.telegrams.length - 1];
+    if (
+      !telegram ||
+      telegram.ts !== r.ts ||
+      telegram.groupSlot !== groupSlot ||
+      telegram.fields.includes(field)
+    ) {
+      telegram = { ts: r.ts, groupSlot, pieces: [], fields: [], windowValues: [] };
+      meter.telegrams.push(telegram);
+    }
+    telegram.pieces.push(field, latestJson(r));
+    telegram.fields.push(field);
+    if (fresh && r.ts >= this.windowStart) {
+      telegram.windowValues.push(
+        `${JSON.stringify(field)}:{"value":${JSON.stringify(r.value)},"unit":${JSON.stringify(r.unit)}}`,
+      );
+    }
+    return true;
+  }
+
+  pack(windowMs: number): string {
+    const pieces = [String(this.windowStart), String(windowMs), String(this.groupSlots.size)];
+    for (const group of this.groupSlots.keys()) pieces.push(this.keys.readingsByGroup(group));
+    pieces.push(String(this.meters.size));
+    for (const [meterId, meter] of this.meters) {
+      pieces.push(
+        this.keys.latest(meterId),
+        meter.fresh ? this.keys.readingsByMeter(meterId) : '',
+        this.keys.window(meterId),
+        String(meter.telegrams.length),
+      );
+      for (const t of meter.telegrams) {
+        const member =
+          t.windowValues.length > 0 ? `{"ts":${t.ts},"values":{${t.windowValues.join(',')}}}` : '';
+        pieces.push(String(t.ts), String(t.groupSlot), member, String(t.fields.length));
+        for (const piece of t.pieces) pieces.push(piece);
+      }
+    }
+    pieces.push('');
+    return pieces.join(PIECE_SEPARATOR);
+  }
+
+  private groupSlot(group: string): number {
+    let slot = this.groupSlots.get(group);
+    if (slot === undefined) this.groupSlots.set(group, (slot = this.groupSlots.size + 1));
+    return slot;
+  }
 }
 
 function latestJson(r: CachedReading): string {
@@ -402,11 +489,6 @@ function latestJson(r: CachedReading): string {
     meterId: r.meterId,
     meterGroup: r.meterGroup,
   });
-}
-
-/** Window member: the reading's point in the hot window (same JSON as JSON.stringify of {ts, value, unit}). */
-function windowMember(r: CachedReading): string {
-  return `{"ts":${r.ts},"value":${JSON.stringify(r.value)},"unit":${JSON.stringify(r.unit)}}`;
 }
 
 function dirtyKey(r: CachedReading): string {
