@@ -282,11 +282,19 @@ const PIECE_SEPARATOR = '\u0000';
  * latest-value objects. Returns the number of latest values written.
  */
 const APPLY_READINGS = `
+-- A plain find (memchr) per piece: a pattern would test the character class byte by byte.
+local packed = ARGV[1]
+local find = string.find
+local sub = string.sub
 local A = {}
 local n = 0
-for piece in string.gmatch(ARGV[1], '([^%z]*)%z') do
+local from = 1
+while true do
+  local at = find(packed, '\\0', from, true)
+  if not at then break end
   n = n + 1
-  A[n] = piece
+  A[n] = sub(packed, from, at - 1)
+  from = at + 1
 end
 local windowStart = A[1]
 local windowMs = A[2]
