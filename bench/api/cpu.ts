@@ -1,14 +1,20 @@
-import { hashPassword, UserRepository } from '@hes/auth';
-import { ReadingCache, type CachedReading } from '@hes/cache';
-import { createPool, runMigrations } from '@hes/storage';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Client } from 'pg';
+import {
+  cacheLatestValues,
+  createBenchDatabase,
+  createBenchViewer,
+  DAY_MS,
+  deleteRedisKeys,
+  loginBenchViewer,
+  meterIdOf,
+  seedMetersAndReadings,
+  SLOT_MS,
+  startApiServer,
+  type ApiServerProcess,
+} from './seed';
 
 /**
  * CPU per request of the API on the two hot GET paths (latest value, one meter one day), measured so that machine
@@ -26,14 +32,9 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'info';
 const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
-const SLOT_MS = 30 * 60_000;
-const DAY_MS = 86_400_000;
 const SLOTS = 96;
-const PASSWORD = 'bench password, not a secret';
 /** Linux clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
 const CLOCK_TICKS_PER_SECOND = 100;
-
-const meterIdOf = (n: number) => `B3${n.toString(16).toUpperCase().padStart(6, '0')}`;
 
 /** utime + stime of a process in microseconds. */
 function cpuMicros(pid: number): number {
@@ -41,24 +42,6 @@ function cpuMicros(pid: number): number {
   // The command name (field 2) may contain spaces; fields are counted after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-}
-
-function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, join(__dirname, 'server.js')], {
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`API exited with ${code}`)));
-    lines.on('line', (line) => {
-      const match = /^\{"port":(\d+)\}$/.exec(line);
-      if (!match) return;
-      child.removeAllListeners('exit');
-      resolve({ child, port: Number(match[1]) });
-    });
-  });
 }
 
 async function fire(baseUrl: string, token: string, paths: string[], amount: number): Promise<number> {
@@ -85,93 +68,22 @@ async function fire(baseUrl: string, token: string, paths: string[], amount: num
 }
 
 async function main(): Promise<void> {
-  const databaseName = `hes_bench_api_cpu_${Date.now()}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${databaseName}`);
-  const databaseUrl = new URL(ADMIN_URL);
-  databaseUrl.pathname = `/${databaseName}`;
-  const pool = createPool(databaseUrl.toString(), { max: 2 });
+  const database = await createBenchDatabase(ADMIN_URL, 'hes_bench_api_cpu');
   const redis = new Redis(REDIS_URL);
-  let server: ChildProcess | undefined;
+  let server: ApiServerProcess | undefined;
   try {
-    await runMigrations(pool, { dialect: 'postgres' });
     const endMs = Math.floor(Date.now() / SLOT_MS) * SLOT_MS;
-    const startMs = endMs - SLOTS * SLOT_MS;
-    const societyId = (
-      await pool.query<{ id: string }>(`INSERT INTO societies (name) VALUES ('bench') RETURNING id`)
-    ).rows[0].id;
-    await pool.query(
-      `INSERT INTO meters (meter_id, manufacturer, device_type, version, society_id)
-       SELECT 'B3' || upper(lpad(to_hex(n), 6, '0')), 'KAM', 22, 27, $1 FROM generate_series(0, $2::int - 1) AS n`,
-      [societyId, METERS],
-    );
-    const days: string[] = [];
-    for (let day = startMs - (startMs % DAY_MS); day <= endMs + DAY_MS; day += DAY_MS) {
-      days.push(new Date(day).toISOString().slice(0, 10));
-    }
-    await pool.query('SELECT readings_ensure_partitions($1::date[])', [days]);
-    await pool.query(
-      `INSERT INTO readings (meter_id, ts, quantity, storage, tariff, unit, value, source)
-       SELECT 'B3' || upper(lpad(to_hex(n), 6, '0')), $1::timestamptz + s * INTERVAL '30 minutes',
-              q.quantity, q.storage, 0, q.unit, 100 + n * 0.01 + s * 0.005, 'gateway'
-       FROM generate_series(0, $2::int - 1) AS n CROSS JOIN generate_series(0, $3::int - 1) AS s
-       CROSS JOIN (VALUES ('total_m3', 0, 'm3'), ('target_m3', 1, 'm3'), ('flow_temperature_c', 0, 'c'),
-                          ('external_temperature_c', 0, 'c')) AS q(quantity, storage, unit)`,
-      [new Date(startMs), METERS, SLOTS],
-    );
-    await pool.query('VACUUM ANALYZE readings, meters');
-    const latest = await pool.query<{
-      meter_id: string;
-      quantity: string;
-      storage: number;
-      unit: string;
-      value: number;
-      ts: Date;
-    }>(
-      `SELECT DISTINCT ON (meter_id, quantity, storage, tariff) meter_id, quantity, storage, unit, value, ts
-       FROM readings ORDER BY meter_id, quantity, storage, tariff, ts DESC`,
-    );
-    const cache = new ReadingCache({ url: REDIS_URL, windowMs: 1 });
-    await cache.connect();
-    await cache.applyReadings(
-      latest.rows.map((row): CachedReading => ({
-        meterId: row.meter_id,
-        meterGroup: 'bench',
-        quantity: row.quantity,
-        storage: row.storage,
-        tariff: 0,
-        unit: row.unit,
-        value: row.value,
-        ts: row.ts.getTime(),
-      })),
-    );
-    await cache.close();
-    const users = new UserRepository(pool);
-    const user = await users.create({
-      email: 'bench@example.org',
-      displayName: 'bench',
-      passwordHash: await hashPassword(PASSWORD),
+    const seeded = await seedMetersAndReadings(database.pool, { meters: METERS, slots: SLOTS, endMs });
+    await cacheLatestValues(database.pool, REDIS_URL);
+    await createBenchViewer(database.pool, seeded.societyId);
+    server = await startApiServer({
+      databaseUrl: database.url,
+      redisUrl: REDIS_URL,
+      logLevel: LOG_LEVEL,
+      nodeFlags: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
     });
-    await users.setMembership(user.id, societyId, 'viewer');
-
-    const started = await startServer({
-      ...process.env,
-      DATABASE_URL: databaseUrl.toString(),
-      REDIS_URL,
-      API_MIGRATE_ON_START: 'false',
-      API_RATE_LIMIT_PER_MINUTE: '1000000',
-      LOG_LEVEL,
-      NODE_ENV: 'development',
-    });
-    server = started.child;
-    const baseUrl = `http://127.0.0.1:${started.port}`;
-    const login = await fetch(`${baseUrl}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'bench@example.org', password: PASSWORD }),
-    });
-    const token = ((await login.json()) as { accessToken: string }).accessToken;
+    const baseUrl = server.baseUrl;
+    const token = await loginBenchViewer(baseUrl);
     const meters = Array.from({ length: METERS }, (_, n) => meterIdOf(n));
     const dayFrom = new Date(endMs - DAY_MS).toISOString();
     const dayTo = new Date(endMs).toISOString();
@@ -186,26 +98,19 @@ async function main(): Promise<void> {
     for (const run of runs) {
       // Warm-up: JIT, connection pools and caches reach their steady state before the counted requests.
       await fire(baseUrl, token, run.paths, Math.min(5_000, REQUESTS));
-      const before = cpuMicros(server.pid!);
+      const before = cpuMicros(server.pid);
       const requests = await fire(baseUrl, token, run.paths, REQUESTS);
-      const used = cpuMicros(server.pid!) - before;
+      const used = cpuMicros(server.pid) - before;
       results[run.name] = { requests, cpuMicrosPerRequest: Math.round(used / requests) };
     }
     process.stdout.write(
       `${JSON.stringify({ logLevel: LOG_LEVEL, meters: METERS, loadAverage: loadavg().map((l) => Number(l.toFixed(2))), results })}\n`,
     );
   } finally {
-    if (server) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
-    const keys = await redis.keys('hes:*');
-    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+    await server?.stop();
+    await deleteRedisKeys(redis, 'hes:*');
     redis.disconnect();
-    await pool.end();
-    await admin.query(`DROP DATABASE ${databaseName} WITH (FORCE)`);
-    await admin.end();
+    await database.close();
   }
 }
 
