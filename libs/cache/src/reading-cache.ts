@@ -145,7 +145,7 @@ export class ReadingCache {
     try {
       this.requireReady();
       const scripted = this.redis as unknown as {
-        hesApplyReadings(numKeys: number, packed: string): Promise<number>;
+        hesApplyReadings(numKeys: number, packed: Buffer): Promise<number>;
       };
       latestUpdated = await scripted.hesApplyReadings(0, batch.pack(this.windowMs));
     } catch (error) {
@@ -408,18 +408,22 @@ interface PackedTelegram {
   ts: number;
   /** 1-based group channel slot; 0 for replayed latest values. */
   groupSlot: number;
-  /** Quantity key and latest JSON per reading. */
-  pieces: string[];
-  /** Quantity keys in `pieces`: a quantity seen again starts another point. */
+  /** A fresh telegram inside the hot window: it becomes a window point. */
+  inWindow: boolean;
+  readings: CachedReading[];
+  /** Quantity key of each reading; a quantity seen again starts another telegram (another point). */
   fields: string[];
-  /** `"<quantity key>":{value, unit}` per reading inside the window. */
-  windowValues: string[];
 }
 
-/** The script's argument for one batch, built reading by reading; see APPLY_READINGS for the layout. */
+/**
+ * The script's argument for one batch, grouped reading by reading and written out as bytes at the end (see
+ * APPLY_READINGS for the layout): no per-reading strings are kept until the call, and no batch-sized string
+ * is built and then encoded once more for the socket.
+ */
 class PackedBatch {
   private readonly groupSlots = new Map<string, number>();
   private readonly meters = new Map<string, { telegrams: PackedTelegram[]; fresh: boolean }>();
+  private readings = 0;
 
   constructor(
     private readonly keys: CacheKeys,
@@ -432,7 +436,12 @@ class PackedBatch {
    */
   add(r: CachedReading, fresh: boolean): boolean {
     const field = quantityKey(r);
-    if ([field, r.meterId, r.meterGroup].some((name) => name.includes(PIECE_SEPARATOR))) return false;
+    if (
+      field.includes(PIECE_SEPARATOR) ||
+      r.meterId.includes(PIECE_SEPARATOR) ||
+      r.meterGroup.includes(PIECE_SEPARATOR)
+    )
+      return false;
     let meter = this.meters.get(r.meterId);
     if (!meter) this.meters.set(r.meterId, (meter = { telegrams: [], fresh: false }));
     meter.fresh ||= fresh;
@@ -444,45 +453,99 @@ class PackedBatch {
       telegram.groupSlot !== groupSlot ||
       telegram.fields.includes(field)
     ) {
-      telegram = { ts: r.ts, groupSlot, pieces: [], fields: [], windowValues: [] };
+      const inWindow = fresh && r.ts >= this.windowStart;
+      telegram = { ts: r.ts, groupSlot, inWindow, readings: [], fields: [] };
       meter.telegrams.push(telegram);
     }
-    telegram.pieces.push(field, latestJson(r));
+    telegram.readings.push(r);
     telegram.fields.push(field);
-    if (fresh && r.ts >= this.windowStart) {
-      telegram.windowValues.push(
-        `${JSON.stringify(field)}:{"value":${JSON.stringify(r.value)},"unit":${JSON.stringify(r.unit)}}`,
-      );
-    }
+    this.readings += 1;
     return true;
   }
 
-  pack(windowMs: number): string {
-    const pieces = [String(this.windowStart), String(windowMs), String(this.groupSlots.size)];
-    for (const group of this.groupSlots.keys()) pieces.push(this.keys.readingsByGroup(group));
-    pieces.push(String(this.meters.size));
+  pack(windowMs: number): Buffer {
+    const out = new PieceWriter(this.readings * PACKED_BYTES_PER_READING + 4096);
+    out.piece(String(this.windowStart));
+    out.piece(String(windowMs));
+    out.piece(String(this.groupSlots.size));
+    for (const group of this.groupSlots.keys()) out.piece(this.keys.readingsByGroup(group));
+    out.piece(String(this.meters.size));
     for (const [meterId, meter] of this.meters) {
-      pieces.push(
-        this.keys.latest(meterId),
-        meter.fresh ? this.keys.readingsByMeter(meterId) : '',
-        this.keys.window(meterId),
-        String(meter.telegrams.length),
-      );
+      out.piece(this.keys.latest(meterId));
+      out.piece(meter.fresh ? this.keys.readingsByMeter(meterId) : '');
+      out.piece(this.keys.window(meterId));
+      out.piece(String(meter.telegrams.length));
       for (const t of meter.telegrams) {
-        const member =
-          t.windowValues.length > 0 ? `{"ts":${t.ts},"values":{${t.windowValues.join(',')}}}` : '';
-        pieces.push(String(t.ts), String(t.groupSlot), member, String(t.fields.length));
-        for (const piece of t.pieces) pieces.push(piece);
+        out.piece(String(t.ts));
+        out.piece(String(t.groupSlot));
+        if (t.inWindow) writeWindowMember(out, t);
+        out.end();
+        out.piece(String(t.readings.length));
+        t.readings.forEach((r, j) => {
+          out.piece(t.fields[j]);
+          out.piece(latestJson(r));
+        });
       }
     }
-    pieces.push('');
-    return pieces.join(PIECE_SEPARATOR);
+    return out.bytes();
   }
 
   private groupSlot(group: string): number {
     let slot = this.groupSlots.get(group);
     if (slot === undefined) this.groupSlots.set(group, (slot = this.groupSlots.size + 1));
     return slot;
+  }
+}
+
+/** A first guess at the packed size (latest JSON, quantity key and window value of a reading). */
+const PACKED_BYTES_PER_READING = 256;
+
+/** The telegram's window point: JSON {ts, values: {<quantity key>: {value, unit}}} (see CacheKeys.window). */
+function writeWindowMember(out: PieceWriter, t: PackedTelegram): void {
+  out.text(`{"ts":${t.ts},"values":{`);
+  t.readings.forEach((r, j) => {
+    const value = `{"value":${JSON.stringify(r.value)},"unit":${JSON.stringify(r.unit)}}`;
+    out.text(`${j > 0 ? ',' : ''}${JSON.stringify(t.fields[j])}:${value}`);
+  });
+  out.text('}}');
+}
+
+/** UTF-8 pieces, each ended by the separator, in a buffer that grows as needed. */
+class PieceWriter {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(initialBytes: number) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Appends to the current piece. */
+  text(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    this.reserve(text.length * 3);
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  /** Ends the current piece. */
+  end(): void {
+    this.reserve(1);
+    this.buffer[this.length++] = 0;
+  }
+
+  piece(text: string): void {
+    this.text(text);
+    this.end();
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.length + bytes, this.buffer.length * 2));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
   }
 }
 
