@@ -48,6 +48,58 @@ describe('pipeline messages', () => {
     expect(decodeCommand(encodeCommand(command))).toEqual(command);
   });
 
+  it('writes readings in the schema order, without keys the schema does not know', () => {
+    const withExtras = {
+      ...readings,
+      extra: 'dropped',
+      readings: [
+        { value: 1.5, unit: 'm³ "x"', tariff: 2, storage: 3, quantity: 'vol\nume', note: 'dropped' },
+      ],
+    } as ReadingsMessage;
+    expect(encodeReadings(withExtras).toString('utf8')).toBe(
+      '{"v":1,"meterId":"12345678","meterGroup":"default","manufacturer":"KAM","ts":1795514400000,' +
+        '"source":"gateway","sourceId":"gw-1","readings":[{"quantity":"vol\\nume","storage":3,"tariff":2,' +
+        '"unit":"m³ \\"x\\"","value":1.5}]}',
+    );
+    expect(JSON.parse(encodeReadings(readings).toString('utf8'))).toEqual(readings);
+  });
+
+  // Each variant breaks one rule of the schema: the encoder's plain checks must send it to the schema,
+  // which names the same field as decoding the same JSON does.
+  const reading0 = readings.readings[0];
+  it.each<[string, Record<string, unknown>]>([
+    ['v', { v: 2 }],
+    ['meterId', { meterId: '' }],
+    ['meterGroup', { meterGroup: 7 }],
+    ['manufacturer', { manufacturer: undefined }],
+    ['ts', { ts: 1_700_000_000 }],
+    ['ts', { ts: Date.UTC(2100, 0, 1) + 1 }],
+    ['ts', { ts: readings.ts + 0.5 }],
+    ['source', { source: 'bluetooth' }],
+    ['sourceId', { sourceId: '' }],
+    ['readings', { readings: [] }],
+    ['readings.0.quantity', { readings: [{ ...reading0, quantity: '' }] }],
+    ['readings.0.storage', { readings: [{ ...reading0, storage: -1 }] }],
+    ['readings.0.tariff', { readings: [{ ...reading0, tariff: 1.5 }] }],
+    ['readings.0.unit', { readings: [{ ...reading0, unit: null }] }],
+    ['readings.1.value', { readings: [reading0, { ...reading0, value: Number.NaN }] }],
+    ['readings.0.value', { readings: [{ ...reading0, value: Number.NEGATIVE_INFINITY }] }],
+  ])('refuses readings with a bad %s (%j) like the schema', (field, change) => {
+    const bad = { ...readings, ...change } as ReadingsMessage;
+    const fieldOf = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        expect(error).toBeInstanceOf(MessageValidationError);
+        return (error as MessageValidationError).field;
+      }
+      throw new Error('accepted');
+    };
+    expect(fieldOf(() => encodeReadings(bad))).toBe(field);
+    // JSON has no NaN or Infinity: the decoder gets them as null and names the same field.
+    expect(fieldOf(() => decodeReadings(Buffer.from(JSON.stringify(bad))))).toBe(field);
+  });
+
   it('keeps the original bytes of a dead letter intact', () => {
     const original = Buffer.from([0x00, 0xff, 0x10, 0x80, 0x7f]);
     const letter = deadLetter({
