@@ -50,6 +50,7 @@ import { ConsumptionCalculator } from './readings/consumption';
 import { LatestReadings } from './readings/latest-readings';
 import { ReadingsController } from './readings/readings.controller';
 import { ReadingsRepository } from './readings/readings.repository';
+import { SeriesHealthRepository } from './readings/series-health.repository';
 import { FlatsController } from './structure/flats.controller';
 import { MeterPlacementController } from './structure/meter-placement.controller';
 import { SocietiesController } from './structure/societies.controller';
@@ -159,7 +160,10 @@ export class ApiModule {
         { provide: TelegramDecrypter, useValue: new TelegramDecrypter(deps.pool, meterKeys) },
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
         { provide: ReadingsRepository, useValue: readings },
-        { provide: ConsumptionCalculator, useValue: new ConsumptionCalculator(readings) },
+        {
+          provide: ConsumptionCalculator,
+          useValue: new ConsumptionCalculator(readings, new SeriesHealthRepository(deps.pool)),
+        },
         {
           provide: LIVE_CONTEXT,
           inject: [Authenticator],

@@ -1,3 +1,4 @@
+export * from './daily-summary';
 export * from './dialect';
 export * from './event-writer';
 export * from './maintenance';

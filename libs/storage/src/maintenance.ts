@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { DailySummaryRefresher, type DailySummaryReport } from './daily-summary';
 import { StorageDialect, readRecordedDialect } from './dialect';
 
 export interface MaintenanceOptions {
@@ -23,6 +24,8 @@ export interface MaintenanceReport {
   jobsRun: number[];
   /** TimescaleDB: whether back-dated invalidations were folded into readings_30m. */
   aggregateRefreshed: boolean;
+  /** Both: days and back-dated (meter, day) pairs summarised into readings_1d. */
+  dailySummary: DailySummaryReport;
 }
 
 const DAY_MS = 86_400_000;
@@ -39,6 +42,9 @@ const DAY_MS = 86_400_000;
  * re-materialises the invalidated buckets, so this costs nothing when no back-dated data arrived. The writer
  * cannot do this itself: refresh_continuous_aggregate cannot run inside a transaction and recomputes whole
  * buckets for all meters, which is better done once per maintenance round than once per batch.
+ *
+ * Both: closed days and back-dated (meter, day) pairs are then summarised into readings_1d
+ * (DailySummaryRefresher).
  */
 export class StorageMaintenance {
   private readonly daysAhead: number;
@@ -61,6 +67,7 @@ export class StorageMaintenance {
       partitionsDropped: [],
       jobsRun: [],
       aggregateRefreshed: false,
+      dailySummary: { daysSummarised: 0, pendingCleared: 0 },
     };
     if (dialect === 'postgres') {
       report.partitionsCreated = await this.createPartitionsAhead();
@@ -70,6 +77,8 @@ export class StorageMaintenance {
       await this.refreshBackdatedAggregates();
       report.aggregateRefreshed = true;
     }
+    // After the rollups are refreshed: the day summaries are read from them.
+    report.dailySummary = await new DailySummaryRefresher(this.pool, dialect).refresh(this.now().getTime());
     return report;
   }
 

@@ -26,9 +26,25 @@ const INSERT_READINGS = `
   ${UNNEST_INPUT}
   ON CONFLICT DO NOTHING`;
 
+/**
+ * Marks the (meter, UTC day) pairs of inserted rows from before today pending for the readings_1d refresher
+ * (DailySummaryRefresher), in the insert's own statement and transaction. Live batches have no such rows, so
+ * this inserts nothing. DO UPDATE (not DO NOTHING) renews the mark and waits for a refresher holding the row,
+ * which is what keeps a marking from being lost (see DailySummaryRefresher). Sorted to lock in one order.
+ */
+const MARK_BACKDATED_DAYS = `
+  marked AS (
+    INSERT INTO readings_1d_pending AS p (meter_id, day)
+    SELECT DISTINCT meter_id, date_trunc('day', ts, 'UTC') AS day FROM inserted
+    WHERE ts < date_trunc('day', now(), 'UTC')
+    ORDER BY meter_id, day
+    ON CONFLICT (meter_id, day) DO UPDATE SET mark = EXCLUDED.mark
+  )`;
+
 /** TimescaleDB: the continuous aggregate follows the hypertable by itself (real-time part + invalidation log). */
 const WRITE_TIMESCALEDB = `
-  WITH inserted AS (${INSERT_READINGS} RETURNING 1)
+  WITH inserted AS (${INSERT_READINGS} RETURNING meter_id, ts),
+  ${MARK_BACKDATED_DAYS}
   SELECT count(*)::int AS inserted FROM inserted`;
 
 /**
@@ -58,7 +74,8 @@ const WRITE_POSTGRES = `
       sum_value = r.sum_value + EXCLUDED.sum_value,
       reading_count = r.reading_count + EXCLUDED.reading_count
     RETURNING 1
-  )
+  ),
+  ${MARK_BACKDATED_DAYS}
   SELECT count(*)::int AS inserted FROM inserted`;
 
 /** PostgreSQL's "no partition of relation found for row". */

@@ -1,4 +1,5 @@
 import type { ReadingsRepository, Series } from './readings.repository';
+import type { SeriesHealthRepository } from './series-health.repository';
 
 /**
  * Why a consumption figure needs a second look:
@@ -81,10 +82,14 @@ const isoOfUs = (us: number) => new Date(Math.floor(us / US_PER_MS)).toISOString
 /**
  * Billing-period consumption of many meters at once, from a fixed number of set-based queries whatever the
  * meter count: boundary registers from the 30-minute rollups (raw readings only for meters whose boundary falls
- * inside a bucket with readings on both sides), gaps and decreases from the rollups of the period.
+ * inside a bucket with readings on both sides), gaps and decreases from the day summaries of the period's whole
+ * summarised days and the rollups of the rest (SeriesHealthRepository).
  */
 export class ConsumptionCalculator {
-  constructor(private readonly readings: ReadingsRepository) {}
+  constructor(
+    private readonly readings: ReadingsRepository,
+    private readonly health: SeriesHealthRepository,
+  ) {}
 
   async ofMeters(meterIds: readonly string[], period: ConsumptionPeriod): Promise<MeterConsumption[]> {
     if (meterIds.length === 0) return [];
@@ -169,10 +174,11 @@ export class ConsumptionCalculator {
     toUs: number,
     gapUs: number,
   ) {
+    const days = await this.health.summarisedDays(fromUs, toUs);
     const chunks: (readonly string[])[] = [];
     for (let i = 0; i < meterIds.length; i += HEALTH_CHUNK) chunks.push(meterIds.slice(i, i + HEALTH_CHUNK));
     const results = await Promise.all(
-      chunks.map((chunk) => this.readings.seriesHealth(chunk, series, fromUs, toUs, gapUs)),
+      chunks.map((chunk) => this.health.seriesHealth(chunk, series, toUs, gapUs, days)),
     );
     return new Map(results.flat().map((row) => [row.meterId, row]));
   }

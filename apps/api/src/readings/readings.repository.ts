@@ -70,22 +70,10 @@ export interface RegisterPoint {
   value: number;
 }
 
-/** Gaps and decreases of one meter's register, from its 30-minute rollups. */
-export interface SeriesHealth {
-  meterId: string;
-  gapCount: number;
-  longestGapUs: number;
-  firstGapStartUs: number | null;
-  decreases: number;
-  /** First reading of the first bucket looked at. */
-  headUs: number;
-  headValue: number;
-}
-
 /** Microseconds since the epoch as text (bigint), exact for any timestamptz. */
-const US = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint`;
+export const US = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint`;
 /** A timestamptz from epoch microseconds given as a bigint parameter. */
-const FROM_US = (param: string) => `(TIMESTAMPTZ 'epoch' + ${param}::bigint * INTERVAL '1 microsecond')`;
+export const FROM_US = (param: string) => `(TIMESTAMPTZ 'epoch' + ${param}::bigint * INTERVAL '1 microsecond')`;
 
 const BUCKET_EXPRESSIONS: Record<AggregateInterval, string> = {
   '30m': 'bucket',
@@ -301,71 +289,6 @@ export class ReadingsRepository {
       tsUs: Number(row.ts_us),
       unit: row.unit,
       value: row.value,
-    }));
-  }
-
-  /**
-   * Gaps and decreases of a series per meter over its rollups starting in [bucket of fromUs, toUs] (with a first
-   * reading at or before toUs). A gap is the time between the last reading of one non-empty bucket and the first
-   * of the next one; a decrease is a bucket starting below where the previous one ended, or one whose readings
-   * went down inside it (min below its first value, or last below its max). Also returns the first bucket's first
-   * reading, so the caller can join the period's start register to it.
-   * One short per-meter window over the series index (a lateral subquery), so no sort of all meters' rows;
-   * timestamps stay timestamps per row and become microseconds once per meter, and the first bucket is the one
-   * row without a predecessor (no extra window function for it).
-   */
-  async seriesHealth(
-    meterIds: readonly string[],
-    series: Series,
-    fromUs: number,
-    toUs: number,
-    gapUs: number,
-  ): Promise<SeriesHealth[]> {
-    if (meterIds.length === 0) return [];
-    const result = await this.pool.query<{
-      meter_id: string;
-      gap_count: string;
-      longest_gap_us: string | null;
-      first_gap_start_us: string | null;
-      decreases: string;
-      head_us: string;
-      head_value: number;
-    }>(
-      `SELECT m.meter_id, h.*
-       FROM unnest($1::text[]) AS m(meter_id)
-       CROSS JOIN LATERAL (
-         SELECT count(*) FILTER (WHERE gap > $7::bigint * INTERVAL '1 microsecond') AS gap_count,
-                ${US('max(gap)')} AS longest_gap_us,
-                ${US(`min(previous_last_ts) FILTER (WHERE gap > $7::bigint * INTERVAL '1 microsecond')`)}
-                  AS first_gap_start_us,
-                count(*) FILTER (WHERE previous_last_value > first_value OR min_value < first_value
-                                    OR last_value < max_value) AS decreases,
-                ${US('min(first_ts)')} AS head_us,
-                max(first_value) FILTER (WHERE previous_last_ts IS NULL) AS head_value
-         FROM (
-           SELECT r.first_ts, r.first_value, r.min_value, r.max_value, r.last_value,
-                  r.first_ts - lag(r.last_ts) OVER w AS gap,
-                  lag(r.last_ts) OVER w AS previous_last_ts,
-                  lag(r.last_value) OVER w AS previous_last_value
-           FROM readings_30m r
-           WHERE r.meter_id = m.meter_id AND r.quantity = $2 AND r.storage = $3 AND r.tariff = $4
-             AND r.bucket >= date_bin(INTERVAL '30 minutes', ${FROM_US('$5')}, TIMESTAMPTZ '2000-01-01 00:00:00+00')
-             AND r.bucket <= ${FROM_US('$6')}
-             AND r.first_ts <= ${FROM_US('$6')}
-           WINDOW w AS (ORDER BY r.bucket)
-         ) s
-         HAVING count(*) > 0
-       ) h`,
-      [meterIds, series.quantity, series.storage, series.tariff, String(fromUs), String(toUs), String(gapUs)],
-    );
-    return result.rows.map((row) => ({
-      meterId: row.meter_id,
-      gapCount: Number(row.gap_count),
-      longestGapUs: row.longest_gap_us === null ? 0 : Number(row.longest_gap_us),
-      firstGapStartUs: row.first_gap_start_us === null ? null : Number(row.first_gap_start_us),
-      decreases: Number(row.decreases),
-      headUs: Number(row.head_us),
-      headValue: row.head_value,
     }));
   }
 

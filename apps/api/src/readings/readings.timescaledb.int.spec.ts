@@ -10,6 +10,7 @@ import {
 } from '../../../../libs/storage/test/pglite-server';
 import { ConsumptionCalculator } from './consumption';
 import { ReadingsRepository } from './readings.repository';
+import { SeriesHealthRepository } from './series-health.repository';
 
 jest.setTimeout(120_000);
 
@@ -53,7 +54,7 @@ describe('readings queries on TimescaleDB', () => {
     await runMigrations(server.pool, { dialect: 'timescaledb', rawRetentionDays: 3650 });
     await new ReadingWriter(server.pool).write(READINGS);
     repository = new ReadingsRepository(server.pool);
-    consumption = new ConsumptionCalculator(repository);
+    consumption = new ConsumptionCalculator(repository, new SeriesHealthRepository(server.pool));
   });
 
   afterAll(async () => {
