@@ -114,7 +114,7 @@ export class DailySummaryRefresher {
       (await readDailySummaryWatermark(this.pool)) ?? (await this.firstDayMs(closedBeforeMs));
     const pending = await this.pendingBefore(closedBeforeMs);
     if (this.dialect === 'timescaledb') {
-      const oldestMs = Math.min(watermarkMs, ...pending.map((pair) => pair.day.getTime()));
+      const oldestMs = pending.reduce((oldest, pair) => Math.min(oldest, pair.day.getTime()), watermarkMs);
       await this.refreshRollups(oldestMs, closedBeforeMs);
     }
     let daysSummarised = 0;
