@@ -48,6 +48,7 @@ import { createLiveContext } from './live/live-context';
 import { LIVE_CONTEXT, LiveGateway } from './live/live.gateway';
 import { ConsumptionCalculator } from './readings/consumption';
 import { LatestReadings } from './readings/latest-readings';
+import { MeterTenancyCache } from './readings/meter-tenancy-cache';
 import { ReadingsController } from './readings/readings.controller';
 import { ReadingsRepository } from './readings/readings.repository';
 import { SeriesHealthRepository } from './readings/series-health.repository';
@@ -89,7 +90,8 @@ export interface ApiDependencies {
 export class ApiModule {
   static register(deps: ApiDependencies): DynamicModule {
     const audit = new AuditLog(deps.pool);
-    const readings = new ReadingsRepository(deps.pool);
+    const meterTenancy = new MeterTenancyCache(deps.pool);
+    const readings = new ReadingsRepository(deps.pool, meterTenancy);
     const meterKeys = new MeterKeyVault(deps.pool, deps.meterKeyCipher);
     return {
       module: ApiModule,
@@ -159,6 +161,8 @@ export class ApiModule {
         { provide: MeterKeyVault, useValue: meterKeys },
         { provide: TelegramDecrypter, useValue: new TelegramDecrypter(deps.pool, meterKeys) },
         { provide: LatestReadings, useValue: new LatestReadings(deps.pool, deps.readingCache) },
+        // Listens for meter tenancy changes from module init to destroy (Nest calls its lifecycle hooks).
+        { provide: MeterTenancyCache, useValue: meterTenancy },
         { provide: ReadingsRepository, useValue: readings },
         {
           provide: ConsumptionCalculator,

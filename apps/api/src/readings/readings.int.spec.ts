@@ -9,7 +9,7 @@ import type { CachedReading } from '@hes/cache';
 import { ReadingWriter, type Reading } from '@hes/storage';
 import { createMeter, createUser, login, startHarness, type ApiHarness } from '../test-harness';
 import { CONSUMPTION_CSV_COLUMNS } from './readings-query';
-import { METER_TENANCY_TTL_MS } from './readings.repository';
+import { MeterTenancyCache } from './meter-tenancy-cache';
 
 jest.setTimeout(60_000);
 
@@ -460,16 +460,22 @@ describe('readings API', () => {
       expect(group.body.items.map((i: { meterId: string }) => i.meterId)).toEqual(['AAAA0002', 'AAAA0003']);
     });
 
-    it('follows a meter moved to another society within the tenancy bound, never showing it to both', async () => {
+    it('follows a meter moved to another society as soon as the move commits, never showing it to both', async () => {
+      // The tenancy memo is on (the app started its listener), so this is not answered from the database alone.
+      const tenancy = harness.app.get(MeterTenancyCache);
+      expect(tenancy.listening).toBe(true);
       await createUser(harness.pool, 'viewer-b@example.org', [{ societyId: societyB, role: 'viewer' }]);
       const viewerB = as((await login(harness, 'viewer-b@example.org')).accessToken);
       const api = as(adminA);
       // Both tenants ask, so the meter's society is remembered when it moves.
       await api.get('/meters/AAAA0003/latest').expect(200);
       await viewerB.get('/meters/AAAA0003/latest').expect(404);
+      const remembered = tenancy.size;
       await harness.pool.query(`UPDATE meters SET society_id = $1 WHERE meter_id = 'AAAA0003'`, [societyB]);
       try {
-        await new Promise((resolve) => setTimeout(resolve, METER_TENANCY_TTL_MS + 100));
+        // The notification PostgreSQL sent at commit reaches the API within a few I/O turns; no time-to-live.
+        for (let turn = 0; turn < 20 && tenancy.size >= remembered; turn++)
+          await harness.pool.query('SELECT 1');
         await api.get('/meters/AAAA0003/latest').expect(404);
         await api.get('/meters/AAAA0003/readings').expect(404);
         await viewerB.get('/meters/AAAA0003/latest').expect(200);

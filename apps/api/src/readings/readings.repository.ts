@@ -1,5 +1,6 @@
 import { canAccessSociety, scopeToSocieties, type Principal } from '@hes/auth';
 import type { Pool } from 'pg';
+import { MeterTenancyCache } from './meter-tenancy-cache';
 
 export interface MeterRef {
   meterId: string;
@@ -82,49 +83,26 @@ const BUCKET_EXPRESSIONS: Record<AggregateInterval, string> = {
   '1mo': `date_trunc('month', bucket, $5)`,
 };
 
-/** How long a meter's society, once read, answers tenancy checks of its readings (see findMeter). */
-export const METER_TENANCY_TTL_MS = 2_000;
-/** Meters whose society is remembered at most; the oldest entry makes room for a new one. */
-const METER_TENANCY_MAX = 100_000;
-
 /**
  * Reads readings and their 30-minute rollups. Every meter id given here has already been resolved through a
  * tenancy-scoped lookup (findMeter / metersOf*), so the queries below filter by meter only.
  */
 export class ReadingsRepository {
-  /** Registered meters' society and group as last read, with when that read stops counting. */
-  private readonly meterTenancy = new Map<string, { meter: MeterRef; validUntilMs: number }>();
-
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    /** Without one started by the app (ApiModule), nothing is remembered: every lookup reads the database. */
+    private readonly meterTenancy: MeterTenancyCache = new MeterTenancyCache(pool),
+  ) {}
 
   /**
-   * The meter if it is in the principal's societies. Its society and group are read from the database at most
-   * once per METER_TENANCY_TTL_MS per meter and checked against the principal here: latest-value and raw reads
-   * are then answered without a database round trip for tenancy. Only registered meters are remembered, so a
-   * newly registered meter is visible at once; moving a meter to another society, or deleting it, takes effect
-   * on its readings within METER_TENANCY_TTL_MS.
+   * The meter if it is in the principal's societies. Its society and group come from the MeterTenancyCache
+   * (in memory while PostgreSQL notifies changes, else the database) and are checked against the principal
+   * here, so latest-value and raw reads are answered without a database round trip for tenancy; a move to
+   * another society, or a delete, takes effect as soon as PostgreSQL's notification of its commit has arrived.
    */
   async findMeter(principal: Principal, meterId: string): Promise<MeterRef | undefined> {
-    const nowMs = Date.now();
-    let known = this.meterTenancy.get(meterId);
-    if (known === undefined || nowMs >= known.validUntilMs) {
-      const result = await this.pool.query<MeterRef>(
-        `SELECT meter_id AS "meterId", society_id AS "societyId", group_id AS "groupId"
-         FROM meters WHERE meter_id = $1`,
-        [meterId],
-      );
-      const meter = result.rows[0];
-      if (meter === undefined) {
-        this.meterTenancy.delete(meterId);
-        return undefined;
-      }
-      if (this.meterTenancy.size >= METER_TENANCY_MAX && known === undefined) {
-        this.meterTenancy.delete(this.meterTenancy.keys().next().value as string);
-      }
-      known = { meter, validUntilMs: nowMs + METER_TENANCY_TTL_MS };
-      this.meterTenancy.set(meterId, known);
-    }
-    return canAccessSociety(principal, known.meter.societyId) ? known.meter : undefined;
+    const meter = await this.meterTenancy.get(meterId);
+    return meter !== undefined && canAccessSociety(principal, meter.societyId) ? meter : undefined;
   }
 
   /** Whether a meter group exists (groups are shared, not tenant data). */
