@@ -31,7 +31,10 @@ interface Recorded {
   notices: string[];
 }
 
-async function appWith(redis: Redis, limit: number): Promise<{ app: INestApplication; recorded: Recorded }> {
+async function appWith(
+  redis: Redis,
+  limit: number,
+): Promise<{ app: INestApplication; recorded: Recorded; storage: RedisThrottlerStorage }> {
   const recorded: Recorded = { fallbacks: 0, warnings: [], notices: [] };
   const storage = new RedisThrottlerStorage(redis, `${uniqueName('hes_rate_limit_test')}:`, {
     fallback: () => (recorded.fallbacks += 1),
@@ -52,7 +55,7 @@ async function appWith(redis: Redis, limit: number): Promise<{ app: INestApplica
   }).compile();
   const app = module.createNestApplication({ logger: false });
   await app.init();
-  return { app, recorded };
+  return { app, recorded, storage };
 }
 
 async function statuses(app: INestApplication, count: number): Promise<number[]> {
@@ -133,18 +136,81 @@ describe('rate limiter without Redis', () => {
 describe('rate limiter with Redis', () => {
   it('counts in Redis by the script hash, loading the script again when Redis has forgotten it', async () => {
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const { app, recorded } = await appWith(redis, 3);
+    const { app, recorded, storage } = await appWith(redis, 3);
     try {
       // Redis knows no scripts (as after a restart): the first check must load it, not fall back.
       await redis.script('FLUSH');
       expect(await statuses(app, 2)).toEqual([200, 200]);
+      // The second hit is still unsent; the batch must load the script again too.
       await redis.script('FLUSH');
+      await storage.sync();
       expect(await statuses(app, 2)).toEqual([200, 429]);
+      await storage.sync();
+      const counters = await redis.keys('*hes_rate_limit_test*:requests:*:hits');
+      const counts = await Promise.all(counters.map((counter) => redis.get(counter)));
+      expect(counts).toContain('4');
       expect(recorded.fallbacks).toBe(0);
       expect(recorded.warnings).toEqual([]);
     } finally {
       await app.close();
       redis.disconnect();
     }
+  });
+});
+
+describe('rate limiter across instances (two storages on one Redis)', () => {
+  const WINDOW_MS = 60_000;
+  let redis: Redis;
+  let prefix: string;
+  let storages: RedisThrottlerStorage[];
+
+  beforeEach(async () => {
+    redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    await new Promise((resolve) => redis.once('ready', resolve));
+    prefix = `${uniqueName('hes_rate_limit_test')}:`;
+    // Never synced by the timer within a test: each test says when an instance syncs.
+    storages = [0, 1].map(() => new RedisThrottlerStorage(redis, prefix, { syncIntervalMs: 60_000 }));
+  });
+
+  afterEach(async () => {
+    await Promise.all(storages.map((storage) => storage.onApplicationShutdown()));
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  const hit = (storage: RedisThrottlerStorage, limit: number) =>
+    storage.increment('user:1', WINDOW_MS, limit, WINDOW_MS, 'requests');
+
+  it("counts the other instance's hits once both have synced", async () => {
+    const [a, b] = storages;
+    for (let i = 1; i <= 3; i++) expect(await hit(a, 5)).toMatchObject({ totalHits: i, isBlocked: false });
+    // b's first check asks Redis, which has a's first hit only (the other two are unsent).
+    expect(await hit(b, 5)).toMatchObject({ totalHits: 2, isBlocked: false });
+    await a.sync();
+    // Until b syncs, it decides on what it last read.
+    expect(await hit(b, 5)).toMatchObject({ totalHits: 3, isBlocked: false });
+    await b.sync();
+    expect(await redis.get(`${prefix}requests:user:1:hits`)).toBe('5');
+    expect(await hit(b, 5)).toMatchObject({ totalHits: 6, isBlocked: true });
+  });
+
+  it('blocks on the other instance once the blocking instance has synced and the other one has too', async () => {
+    const [a, b] = storages;
+    expect(await hit(b, 2)).toMatchObject({ isBlocked: false });
+    for (let i = 0; i < 2; i++) await hit(a, 2);
+    expect(await hit(a, 2)).toMatchObject({ totalHits: 4, isBlocked: true });
+    expect((await hit(b, 2)).isBlocked).toBe(false);
+    await a.sync();
+    await b.sync();
+    expect(await redis.pttl(`${prefix}requests:user:1:block`)).toBeGreaterThan(0);
+    expect(await hit(b, 2)).toMatchObject({ isBlocked: true });
+  });
+
+  it('asks Redis for a key it has not seen, so a new instance starts from the shared count', async () => {
+    const [a, b] = storages;
+    for (let i = 0; i < 4; i++) await hit(a, 4);
+    await a.sync();
+    expect(await hit(b, 4)).toMatchObject({ totalHits: 5, isBlocked: true });
   });
 });
