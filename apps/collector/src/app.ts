@@ -16,11 +16,12 @@ export async function createCollectorApp(deps: CollectorDependencies): Promise<I
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  const express = app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void };
   // Client addresses (audit log) come from X-Forwarded-For only behind the configured proxies.
-  (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set(
-    'trust proxy',
-    deps.settings.trustProxy,
-  );
+  express.set('trust proxy', deps.settings.trustProxy);
+  // No ETag: Express hashes every response body for one, including the per-item results of each ingest POST,
+  // and nothing here is ever answered 304.
+  express.set('etag', false);
   app.useGlobalFilters(
     new IngestErrorFilter({
       unavailable: deps.settings.retryAfterUnavailableSeconds,

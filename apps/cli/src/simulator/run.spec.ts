@@ -4,7 +4,7 @@ import { runSimulation } from './run';
 import { SimulationTally } from './tally';
 import { TokenBucket } from './token-bucket';
 import { backoffMs, retryAfterMs, type SimGateway, type Transport } from './transport';
-import { itemJson, type WireItem } from './wire-item';
+import { isoTime, itemJson, type WireItem } from './wire-item';
 
 function item(sequence: number, gateway = 0): WireItem {
   return { sequence, readings: 4, hex: 'aa', receivedAt: 1_000_000, rssi: -80, gateway, duplicate: false };
@@ -63,6 +63,13 @@ describe('wire helpers', () => {
       gatewayId: 'sim-gw-01',
     });
     expect(JSON.parse(itemJson(wire, undefined))).not.toHaveProperty('gatewayId');
+  });
+
+  it('formats receive times as toISOString does, across seconds, backwards and with 1-3 digit milliseconds', () => {
+    const base = Date.UTC(2026, 11, 31, 23, 59, 58, 0);
+    const times = [0, 5, 42, 999, 1000, 1001, 2010, 1500, 7, 86_400_123, -1].map((offset) => base + offset);
+    for (const time of times) expect(isoTime(time)).toBe(new Date(time).toISOString());
+    expect(isoTime(0)).toBe('1970-01-01T00:00:00.000Z');
   });
 
   it('reads Retry-After as seconds or a date, and backs off exponentially up to 10 s', () => {

@@ -19,5 +19,20 @@ export interface WireItem {
  */
 export function itemJson(item: WireItem, gatewayId: string | undefined): string {
   const gateway = gatewayId === undefined ? '' : `,"gatewayId":"${gatewayId}"`;
-  return `{"telegram":"${item.hex}","receivedAt":"${new Date(item.receivedAt).toISOString()}","rssi":${item.rssi}${gateway}}`;
+  return `{"telegram":"${item.hex}","receivedAt":"${isoTime(item.receivedAt)}","rssi":${item.rssi}${gateway}}`;
+}
+
+/** The second the cached prefix belongs to, and its "YYYY-MM-DDTHH:MM:SS." (items come in time order). */
+let isoSecond = NaN;
+let isoSecondPrefix = '';
+
+/** `new Date(ms).toISOString()` for times in years 0-9999, with the date part built once per second. */
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoSecondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const millis = ms - second * 1000;
+  return `${isoSecondPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
 }

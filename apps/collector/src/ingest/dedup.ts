@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Drops exact duplicate telegrams (the same bytes heard by several gateways, or re-sent) before they
@@ -29,8 +29,9 @@ export interface DedupOptions {
 }
 
 export function telegramFingerprint(bytes: Uint8Array): string {
-  // 128 bits of SHA-256: collisions are negligible at any realistic window size.
-  return createHash('sha256').update(bytes).digest('base64').slice(0, 22);
+  // 128 bits of SHA-256: collisions are negligible at any realistic window size. The one-shot hash() skips
+  // the Hash object createHash() builds per call.
+  return hash('sha256', bytes, 'base64').slice(0, 22);
 }
 
 export class TelegramDeduplicator {

@@ -100,9 +100,9 @@ export class IngestPipeline {
 
   /** Items in the shared JSON schema (objects or bare telegram strings). */
   ingestItems(inputs: readonly unknown[], source: IngestSource, firstIndex = 0): Promise<ItemResult[]> {
-    const now = this.now();
+    const options = { ...this.deps.itemOptions, now: this.now() };
     return this.ingestParsed(
-      inputs.map((input) => this.parseItem(input, now)),
+      inputs.map((input) => parseTelegramItem(input, options)),
       source,
       firstIndex,
     );
