@@ -14,6 +14,9 @@
  *   above their first value; first_bucket_decreases: whether the day's first bucket counts by itself (so a
  *   decrease across the midnight before it is not counted twice).
  * Silences and decreases across midnight come from consecutive day rows at query time.
+ * The primary key carries everything but the silence arrays: a billing period's days of a meter are read from
+ * the index alone (index-only scan) instead of one heap page per day (the table is written day by day, so a
+ * meter's days lie on as many pages); the arrays are read only for days whose longest silence is a gap.
  *
  * readings_1d_pending: (meter, day) pairs that a back-dated write touched after the day may have been
  * summarised; the writer marks them in its insert statement, the refresher re-summarises and removes them.
@@ -44,6 +47,7 @@ exports.up = (pgm) => {
       decreases integer NOT NULL,
       first_bucket_decreases boolean NOT NULL,
       PRIMARY KEY (meter_id, quantity, storage, tariff, day)
+        INCLUDE (first_ts, first_value, last_ts, last_value, longest_silence, decreases, first_bucket_decreases)
     );
     CREATE TABLE readings_1d_pending (
       meter_id text NOT NULL,
