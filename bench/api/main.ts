@@ -1,3 +1,4 @@
+import { StorageMaintenance } from '@hes/storage';
 import Redis from 'ioredis';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,25 +13,34 @@ import {
   deleteRedisKeys,
   log,
   loginBenchViewer,
+  METER_SERIES,
   meterIdOf,
-  seedMetersAndReadings,
+  seedMeters,
+  seedReadings,
   SLOT_MS,
+  timed,
   startApiServer,
   type ApiServerProcess,
 } from './seed';
 
 /**
- * Readings API benchmark: 10M readings in a fresh database, the real API in its own process, load from a
+ * Readings API benchmark: ~11M readings in a fresh database, the real API in its own process, load from a
  * separate process over HTTP. Run after compiling (see bench/README.md): `node dist/bench/api/main.js`.
  * Settings (env): BENCH_POSTGRES_URL (admin connection), BENCH_REDIS_URL (a Redis database number of its own,
- * default redis://127.0.0.1:6379/7), BENCH_METERS (10,000), BENCH_SLOTS (251 half-hours per meter),
+ * default redis://127.0.0.1:6379/7), BENCH_METERS (10,000), BENCH_SLOTS (96 recent half-hours per meter and
+ * series), BENCH_HISTORY_DAYS (30 days of hourly billing register before them), BENCH_BEFORE_RUNS (2 runs of the
+ * 30-day consumption before the day summaries exist),
  * BENCH_LATEST_RATE (2,000/s), BENCH_LOW_RATE (100/s), BENCH_DAY_RATE (200/s), BENCH_SECONDS (30 per rate run),
  * BENCH_KEEP_DATABASE (1 keeps the database).
  */
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/7';
 const METERS = Number(process.env.BENCH_METERS ?? 10_000);
-const SLOTS = Number(process.env.BENCH_SLOTS ?? 251);
+const SLOTS = Number(process.env.BENCH_SLOTS ?? 96);
+const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
+const BEFORE_RUNS = Number(process.env.BENCH_BEFORE_RUNS ?? 2);
+const HOUR_MS = 2 * SLOT_MS;
+const BILLING_DAYS = 30;
 const LATEST_RATE = Number(process.env.BENCH_LATEST_RATE ?? 2_000);
 const DAY_RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
@@ -75,17 +85,33 @@ async function main(): Promise<void> {
   let server: ApiServerProcess | undefined;
   try {
     const endMs = Math.floor(Date.now() / SLOT_MS) * SLOT_MS;
-    const startMs = endMs - SLOTS * SLOT_MS;
-    // One meter in a hundred is silent for 30 hours (slots 100-159): the consumption answer flags those gaps.
-    const seeded = await seedMetersAndReadings(database.pool, {
+    const recentFromMs = endMs - SLOTS * SLOT_MS;
+    const historySlots = (HISTORY_DAYS * DAY_MS) / HOUR_MS;
+    const societyId = await seedMeters(database.pool, METERS);
+    // The billing register's history, hourly (a month of half-hours in four series would be 58M readings); one
+    // meter in a hundred is silent for 30 hours (slots 100-129): the consumption answer flags those gaps.
+    await seedReadings(database.pool, {
+      meters: METERS,
+      slots: historySlots,
+      slotMs: HOUR_MS,
+      endMs: recentFromMs,
+      series: [{ quantity: 'total_m3', storage: 0, unit: 'm3', valueSql: '100 + n * 0.01 + s * 0.01' }],
+      silentEvery: 100,
+      silentSlots: [100, 129],
+    });
+    // The recent half-hours of all four series; total_m3 goes on rising from where its history ended.
+    await seedReadings(database.pool, {
       meters: METERS,
       slots: SLOTS,
       endMs,
-      silentEvery: 100,
-      silentSlots: [100, 159],
+      series: METER_SERIES.map((one) =>
+        one.quantity === 'total_m3'
+          ? { ...one, valueSql: `100 + n * 0.01 + ${historySlots * 0.01} + s * 0.005` }
+          : one,
+      ),
     });
     await cacheLatestValues(database.pool, REDIS_URL);
-    await createBenchViewer(database.pool, seeded.societyId);
+    await createBenchViewer(database.pool, societyId);
     server = await startApiServer({ databaseUrl: database.url, redisUrl: REDIS_URL, logLevel: 'warn' });
     const baseUrl = server.baseUrl;
     const token = await loginBenchViewer(baseUrl);
@@ -131,25 +157,30 @@ async function main(): Promise<void> {
     );
     log(`one meter, one day (${4 * 48} readings) at ${DAY_RATE}/s: ${JSON.stringify(day)}`);
 
-    // The billing period: every full day of the data set.
-    const periodFrom = new Date(startMs - (startMs % DAY_MS) + DAY_MS).toISOString();
-    const periodTo = new Date(endMs - (endMs % DAY_MS)).toISOString();
-    const societyPath = `/api/v1/societies/${seeded.societyId}/consumption?from=${periodFrom}&to=${periodTo}`;
-    const json = await runLoad<SequentialResult>(
-      { kind: 'sequential', baseUrl, token, paths: [societyPath], repeat: 5 },
-      workDir,
+    // The billing period: the 30 whole days up to the last midnight, from the day summaries (readings_1d) once
+    // the refresher made them; before that, from the 30-minute rollups (what the API did without summaries).
+    const periodToMs = endMs - (endMs % DAY_MS);
+    const periodFrom = new Date(periodToMs - BILLING_DAYS * DAY_MS).toISOString();
+    const periodTo = new Date(periodToMs).toISOString();
+    const societyPath = `/api/v1/societies/${societyId}/consumption?from=${periodFrom}&to=${periodTo}`;
+    const consumption = async (label: string, repeat: number, accept?: string) => {
+      const result = await runLoad<SequentialResult>(
+        { kind: 'sequential', baseUrl, token, paths: [societyPath], repeat, accept },
+        workDir,
+      );
+      log(
+        `society consumption ${periodFrom} - ${periodTo}, ${METERS} meters, ${label}: ${summary(result.timingsMs)}; statuses ${[...new Set(result.statuses)]}, ${result.bytes[0]} bytes`,
+      );
+    };
+    if (BEFORE_RUNS > 0) await consumption('JSON, 30-minute rollups only', BEFORE_RUNS);
+    const maintenance = await timed('StorageMaintenance.run (day summaries of the whole history)', () =>
+      new StorageMaintenance(database.pool).run(),
     );
-    log(
-      `society consumption ${periodFrom} - ${periodTo}, ${METERS} meters, JSON: ${summary(json.timingsMs)}; statuses ${[...new Set(json.statuses)]}, ${json.bytes[0]} bytes`,
-    );
-    const csv = await runLoad<SequentialResult>(
-      { kind: 'sequential', baseUrl, token, paths: [societyPath], repeat: 3, accept: 'text/csv' },
-      workDir,
-    );
-    log(
-      `society consumption, CSV: ${summary(csv.timingsMs)}; statuses ${[...new Set(csv.statuses)]}, ${csv.bytes[0]} bytes`,
-    );
-    const oneDayPath = `/api/v1/societies/${seeded.societyId}/consumption?from=${dayStart}&to=${dayEnd}`;
+    log(`day summaries: ${JSON.stringify(maintenance.dailySummary)}`);
+    await timed('VACUUM ANALYZE readings_1d', () => database.pool.query('VACUUM ANALYZE readings_1d'));
+    await consumption('JSON', 5);
+    await consumption('CSV', 3, 'text/csv');
+    const oneDayPath = `/api/v1/societies/${societyId}/consumption?from=${dayStart}&to=${dayEnd}`;
     const oneDay = await runLoad<SequentialResult>(
       { kind: 'sequential', baseUrl, token, paths: [oneDayPath], repeat: 3 },
       workDir,

@@ -98,33 +98,48 @@ export interface ReadingsPlan {
   silentSlots?: readonly [number, number];
 }
 
-export interface SeededMeters {
-  societyId: string;
+export interface SeededReadings {
   readings: number;
   rollups: number;
 }
 
-/**
- * One society with `meters` meters, each reporting every series once per slot at a per-meter minute offset
- * (n % 30), bulk-loaded with INSERT ... SELECT generate_series (1,000 meters per statement). `readings_30m` is
- * then filled from the loaded rows instead of by the writer's per-batch upsert: every series has exactly one
- * reading per 30-minute bucket, so each reading is its own rollup row (first = last = min = max = sum = value,
- * count 1), and the rollups' primary key would reject the load if a bucket ever held two.
- */
-export async function seedMetersAndReadings(pool: Pool, plan: ReadingsPlan): Promise<SeededMeters> {
-  const slotMs = plan.slotMs ?? SLOT_MS;
-  if (slotMs % SLOT_MS !== 0) throw new Error(`slotMs ${slotMs} is not a multiple of 30 minutes`);
-  const series = plan.series ?? METER_SERIES;
-  const [silentFrom, silentTo] = plan.silentSlots ?? [0, -1];
-  const startMs = plan.endMs - plan.slots * slotMs;
+export interface SeededMeters extends SeededReadings {
+  societyId: string;
+}
+
+/** One society with `meters` meters (meterIdOf(0 .. meters - 1)); returns the society's id. */
+export async function seedMeters(pool: Pool, meters: number): Promise<string> {
   const societyId = (
     await pool.query<{ id: string }>(`INSERT INTO societies (name) VALUES ('bench') RETURNING id`)
   ).rows[0].id;
   await pool.query(
     `INSERT INTO meters (meter_id, manufacturer, device_type, version, society_id)
      SELECT 'B3' || upper(lpad(to_hex(n), 6, '0')), 'KAM', 22, 27, $1 FROM generate_series(0, $2::int - 1) AS n`,
-    [societyId, plan.meters],
+    [societyId, meters],
   );
+  return societyId;
+}
+
+/** seedMeters, then seedReadings of one plan. */
+export async function seedMetersAndReadings(pool: Pool, plan: ReadingsPlan): Promise<SeededMeters> {
+  const societyId = await seedMeters(pool, plan.meters);
+  return { societyId, ...(await seedReadings(pool, plan)) };
+}
+
+/**
+ * The readings of the meters seedMeters created: each reporting every series once per slot at a per-meter
+ * minute offset (n % 30), bulk-loaded with INSERT ... SELECT generate_series (1,000 meters per statement).
+ * `readings_30m` is then filled from the loaded rows instead of by the writer's per-batch upsert: every series has
+ * exactly one reading per 30-minute bucket, so each reading is its own rollup row (first = last = min = max = sum
+ * = value, count 1), and the rollups' primary key would reject the load if a bucket ever held two. Several plans
+ * may load one database when their time ranges do not overlap (e.g. a coarse history, then recent half-hours).
+ */
+export async function seedReadings(pool: Pool, plan: ReadingsPlan): Promise<SeededReadings> {
+  const slotMs = plan.slotMs ?? SLOT_MS;
+  if (slotMs % SLOT_MS !== 0) throw new Error(`slotMs ${slotMs} is not a multiple of 30 minutes`);
+  const series = plan.series ?? METER_SERIES;
+  const [silentFrom, silentTo] = plan.silentSlots ?? [0, -1];
+  const startMs = plan.endMs - plan.slots * slotMs;
   const days: string[] = [];
   for (let day = startMs - (startMs % DAY_MS); day <= plan.endMs + DAY_MS; day += DAY_MS) {
     days.push(new Date(day).toISOString().slice(0, 10));
@@ -179,8 +194,8 @@ export async function seedMetersAndReadings(pool: Pool, plan: ReadingsPlan): Pro
          SELECT date_bin(INTERVAL '30 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
                 meter_id, quantity, storage, tariff, unit, ts, value, ts, value, value, value, value, 1
          FROM readings
-         WHERE meter_id >= $1 AND meter_id < $2`,
-          [meterIdOf(first), end],
+         WHERE meter_id >= $1 AND meter_id < $2 AND ts >= $3 AND ts < $4`,
+          [meterIdOf(first), end, new Date(startMs), new Date(plan.endMs)],
         );
         rollups += result.rowCount ?? 0;
       }
@@ -189,7 +204,7 @@ export async function seedMetersAndReadings(pool: Pool, plan: ReadingsPlan): Pro
   // A bulk load leaves no statistics and no visibility map; autovacuum would catch up later, this does it now.
   await timed('VACUUM ANALYZE', () => pool.query('VACUUM ANALYZE readings, readings_30m, meters'));
   log(`seeded ${readings} readings, ${rollups} readings_30m rows, ${plan.meters} meters`);
-  return { societyId, readings, rollups };
+  return { readings, rollups };
 }
 
 /** The latest value of every series read in the last two days into Redis, as the decryptor leaves them. */
