@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -16,6 +17,18 @@ export function findRepoRoot(from = __dirname): string {
 
 /** The compiled tree this bench was loaded from (…/<dist>/bench/pipeline → …/<dist>). */
 export const compiledRoot = path.resolve(__dirname, '../..');
+
+/** A new run of a bench: a short random id and its log directory .local/<bench>/<id>/ in the checkout, created. */
+export function newRun(repoRoot: string, bench: string): { runId: string; workDir: string } {
+  const runId = randomBytes(3).toString('hex');
+  const workDir = path.join(repoRoot, '.local', bench, runId);
+  mkdirSync(workDir, { recursive: true });
+  return { runId, workDir };
+}
+
+/** Clock ticks per second, the unit of the CPU times in /proc/<pid>/stat. */
+export const clockTicksPerSecond = (): number =>
+  Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 export function log(bench: string, message: string): void {
   process.stderr.write(`${bench} ${new Date().toISOString().slice(11, 19)} ${message}\n`);

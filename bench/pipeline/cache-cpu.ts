@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import Redis from 'ioredis';
 import { ReadingCache, type CachedReading } from '@hes/cache';
+import { clockTicksPerSecond } from './bench-env';
 import { pidsByComm, readProcUsage } from './proc-sampler';
 
 /**
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const perBatch = Number(process.argv[3] ?? 3000);
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `hes-bench-cache-${process.pid}:`;
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const ticksPerSecond = clockTicksPerSecond();
   const cache = new ReadingCache({ url, keyPrefix: prefix, commandTimeoutMs: 30_000 });
   if (!(await cache.connect())) throw new Error(`Redis is not reachable at ${url}`);
   const startMs = Date.now() - 3_600_000;

@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -13,7 +12,15 @@ import { parseDll } from '@hes/wmbus';
 import { createFleet } from '../../apps/cli/src/simulator/fleet';
 import { TelegramGenerator } from '../../apps/cli/src/simulator/generator';
 import { registerFleet } from '../../apps/cli/src/simulator/registration';
-import { compiledRoot, findRepoRoot, kafkaMockRunning, localStack, log as logLine } from './bench-env';
+import {
+  clockTicksPerSecond,
+  compiledRoot,
+  findRepoRoot,
+  kafkaMockRunning,
+  localStack,
+  log as logLine,
+  newRun,
+} from './bench-env';
 import { BenchProcess, sleep, waitForHttpOk } from './processes';
 import { pidsByComm, readProcUsage } from './proc-sampler';
 import { parsePrometheusText, sumSamples } from './prometheus';
@@ -132,10 +139,8 @@ async function fillTopic(
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   const repoRoot = findRepoRoot();
-  const runId = randomBytes(3).toString('hex');
-  const workDir = path.join(repoRoot, '.local', 'bench-drain', runId);
-  mkdirSync(workDir, { recursive: true });
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const { runId, workDir } = newRun(repoRoot, 'bench-drain');
+  const ticksPerSecond = clockTicksPerSecond();
 
   const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
   const stackEnv = localStack(repoRoot, 'up', options.kafkaPort);

@@ -1,13 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Client } from 'pg';
 import { generateApiKey } from '@hes/keys';
 import { createPool, runMigrations } from '@hes/storage';
-import { compiledRoot, findRepoRoot, kafkaMockRunning, localStack, log as logLine } from './bench-env';
+import {
+  clockTicksPerSecond,
+  compiledRoot,
+  findRepoRoot,
+  kafkaMockRunning,
+  localStack,
+  log as logLine,
+  newRun,
+} from './bench-env';
 import { BenchProcess, sleep, waitForHttpOk } from './processes';
 import { readProcUsage } from './proc-sampler';
 import { parsePrometheusText, sumSamples } from './prometheus';
@@ -102,10 +108,8 @@ const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   const repoRoot = findRepoRoot();
-  const runId = randomBytes(3).toString('hex');
-  const workDir = path.join(repoRoot, '.local', 'bench-ingest', runId);
-  mkdirSync(workDir, { recursive: true });
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const { runId, workDir } = newRun(repoRoot, 'bench-ingest');
+  const ticksPerSecond = clockTicksPerSecond();
   const script = (relative: string) => path.join(compiledRoot, relative);
   const profiling = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProf)}`] : [];
 

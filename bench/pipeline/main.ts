@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -11,12 +9,14 @@ import { generateApiKey } from '@hes/keys';
 import { computeConsumerLag } from '@hes/messaging';
 import { createPool, runMigrations } from '@hes/storage';
 import {
+  clockTicksPerSecond,
   compiledRoot,
   findRepoRoot,
   kafkaMockPids,
   kafkaMockRunning,
   localStack as runLocalStack,
   log as logLine,
+  newRun,
 } from './bench-env';
 import { measureCopyCeiling } from './copy-ceiling';
 import { LatencyProbe } from './latency-probe';
@@ -213,9 +213,7 @@ function round(value: number, digits = 0): number {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
-  const runId = randomBytes(3).toString('hex');
-  const workDir = path.join(repoRoot, '.local', 'bench-pipeline', runId);
-  mkdirSync(workDir, { recursive: true });
+  const { runId, workDir } = newRun(repoRoot, 'bench-pipeline');
   const machine = machineDescription();
   log(`run ${runId}, logs in ${path.relative(repoRoot, workDir)}; machine ${JSON.stringify(machine)}`);
 
@@ -401,7 +399,7 @@ async function main(): Promise<void> {
       { role: 'redis-server (shared)', pid: () => pidsByComm('redis-server') },
       { role: 'bench harness', pid: () => [process.pid] },
     ];
-    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    const ticksPerSecond = clockTicksPerSecond();
     sampler = new ProcSampler(watched, { ticksPerSecond });
     sampler.start(1000);
     scraper.start();

@@ -1,6 +1,24 @@
 import type { Pool } from 'pg';
 import type { Reading } from '../src/reading';
 
+/** A gateway reading of a register in m3 (tariff 0), the row most readings tests build by hand. */
+export const registerReading = (
+  meterId: string,
+  ts: Date | string | number,
+  value: number,
+  quantity = 'total_m3',
+  storage = 0,
+): Reading => ({
+  meterId,
+  ts: new Date(ts),
+  quantity,
+  storage,
+  tariff: 0,
+  unit: 'm3',
+  value,
+  source: 'gateway',
+});
+
 export interface FixtureOptions {
   meters: number;
   /** Readings per meter and quantity. */

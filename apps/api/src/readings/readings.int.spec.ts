@@ -8,6 +8,7 @@
 import type { CachedReading } from '@hes/cache';
 import { ReadingWriter, type Reading } from '@hes/storage';
 import { createMeter, createUser, login, startHarness, type ApiHarness } from '../test-harness';
+import { registerReading } from '../../../../libs/storage/test/readings-fixture';
 import { CONSUMPTION_CSV_COLUMNS } from './readings-query';
 import { MeterTenancyCache } from './meter-tenancy-cache';
 
@@ -57,23 +58,7 @@ function meterOneReadings(): Reading[] {
   return readings;
 }
 
-const at = (iso: string) => new Date(iso);
-const register = (
-  meterId: string,
-  ts: string,
-  value: number,
-  quantity = 'total_m3',
-  storage = 0,
-): Reading => ({
-  meterId,
-  ts: at(ts),
-  quantity,
-  storage,
-  tariff: 0,
-  unit: 'm3',
-  value,
-  source: 'gateway',
-});
+const register = registerReading;
 
 /** AAAA0002: a billing register with a 30.75-hour gap and a reset; r1 is back-dated (stored last). */
 const BACK_DATED = register('AAAA0002', '2026-10-31T23:50:00Z', 100);

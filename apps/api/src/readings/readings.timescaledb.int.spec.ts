@@ -3,27 +3,20 @@
  * readings_30m is a real-time continuous aggregate: the same consumption, aggregates and pages as on plain
  * PostgreSQL, before and after the aggregate is materialised.
  */
-import { ReadingWriter, runMigrations, type Reading } from '@hes/storage';
+import { ReadingWriter, runMigrations } from '@hes/storage';
 import {
   startPgliteTimescale,
   type PgliteTimescaleServer,
 } from '../../../../libs/storage/test/pglite-server';
+import { registerReading } from '../../../../libs/storage/test/readings-fixture';
 import { ConsumptionCalculator } from './consumption';
 import { ReadingsRepository } from './readings.repository';
 import { SeriesHealthRepository } from './series-health.repository';
 
 jest.setTimeout(120_000);
 
-const register = (ts: string, value: number, quantity = 'total_m3', storage = 0): Reading => ({
-  meterId: 'AAAA0002',
-  ts: new Date(ts),
-  quantity,
-  storage,
-  tariff: 0,
-  unit: 'm3',
-  value,
-  source: 'gateway',
-});
+const register = (ts: string, value: number, quantity?: string, storage?: number) =>
+  registerReading('AAAA0002', ts, value, quantity, storage);
 
 const READINGS = [
   register('2026-10-31T23:50:00Z', 100),

@@ -14,8 +14,14 @@ import {
 import type { Pool } from 'pg';
 import { startPgliteTimescale } from '../../../../libs/storage/test/pglite-server';
 import { createTestDatabase } from '../../../../libs/storage/test/postgres-database';
+import { registerReading } from '../../../../libs/storage/test/readings-fixture';
 import { FROM_US, US, type Series } from './readings.repository';
-import { SeriesHealthRepository, type SeriesHealth } from './series-health.repository';
+import {
+  SeriesHealthRepository,
+  seriesHealthOfRow,
+  type SeriesHealth,
+  type SeriesHealthRow,
+} from './series-health.repository';
 
 jest.setTimeout(180_000);
 
@@ -28,22 +34,7 @@ const METERS = ['CD000001', 'CD000002', 'CD000003', 'CD000004', 'CD000005'];
 const BASE = Math.floor(Date.now() / DAY) * DAY - 8 * DAY;
 const at = (day: number, hours: number, minutes = 0) => BASE + day * DAY + hours * HOUR + minutes * MINUTE;
 
-const reading = (
-  meterId: string,
-  tsMs: number,
-  value: number,
-  quantity = 'total_m3',
-  storage = 0,
-): Reading => ({
-  meterId,
-  ts: new Date(tsMs),
-  quantity,
-  storage,
-  tariff: 0,
-  unit: 'm3',
-  value,
-  source: 'gateway',
-});
+const reading = registerReading;
 
 /** Readings every `stepMs` in [fromMs, untilMs), rising by 0.01 from `value`, except in the silent ranges. */
 function series(
@@ -107,15 +98,7 @@ async function scanOfRollups(
   toUs: number,
   gapUs: number,
 ): Promise<SeriesHealth[]> {
-  const result = await pool.query<{
-    meter_id: string;
-    gap_count: string;
-    longest_gap_us: string | null;
-    first_gap_start_us: string | null;
-    decreases: string;
-    head_us: string;
-    head_value: number;
-  }>(
+  const result = await pool.query<SeriesHealthRow>(
     `SELECT m.meter_id, h.*
      FROM unnest($1::text[]) AS m(meter_id)
      CROSS JOIN LATERAL (
@@ -143,15 +126,7 @@ async function scanOfRollups(
      ) h`,
     [METERS, SERIES.quantity, SERIES.storage, SERIES.tariff, String(fromUs), String(toUs), String(gapUs)],
   );
-  return result.rows.map((row) => ({
-    meterId: row.meter_id,
-    gapCount: Number(row.gap_count),
-    longestGapUs: row.longest_gap_us === null ? 0 : Number(row.longest_gap_us),
-    firstGapStartUs: row.first_gap_start_us === null ? null : Number(row.first_gap_start_us),
-    decreases: Number(row.decreases),
-    headUs: Number(row.head_us),
-    headValue: row.head_value,
-  }));
+  return result.rows.map(seriesHealthOfRow);
 }
 
 const byMeter = (rows: SeriesHealth[]) => [...rows].sort((a, b) => a.meterId.localeCompare(b.meterId));

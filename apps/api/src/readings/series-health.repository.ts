@@ -14,6 +14,27 @@ export interface SeriesHealth {
   headValue: number;
 }
 
+/** A row of a series-health query (bigint microseconds and counts arrive as text). */
+export interface SeriesHealthRow {
+  meter_id: string;
+  gap_count: string;
+  longest_gap_us: string | null;
+  first_gap_start_us: string | null;
+  decreases: string;
+  head_us: string;
+  head_value: number;
+}
+
+export const seriesHealthOfRow = (row: SeriesHealthRow): SeriesHealth => ({
+  meterId: row.meter_id,
+  gapCount: Number(row.gap_count),
+  longestGapUs: row.longest_gap_us === null ? 0 : Number(row.longest_gap_us),
+  firstGapStartUs: row.first_gap_start_us === null ? null : Number(row.first_gap_start_us),
+  decreases: Number(row.decreases),
+  headUs: Number(row.head_us),
+  headValue: row.head_value,
+});
+
 /** Where the day summaries (readings_1d) stand in for the 30-minute rollups of a period, epoch microseconds. */
 export interface SummarisedDays {
   /** Rollups in [bucketsFromUs, daysFromUs) and from daysUntilUs on are read from readings_30m. */
@@ -139,15 +160,7 @@ export class SeriesHealthRepository {
       // The planner's estimate for thousands of lateral lookups crosses the JIT threshold, and compiling the
       // query costs more than running it (≈ 140 ms per chunk): JIT off for this transaction only.
       await client.query('BEGIN; SET LOCAL jit = off');
-      const result = await client.query<{
-        meter_id: string;
-        gap_count: string;
-        longest_gap_us: string | null;
-        first_gap_start_us: string | null;
-        decreases: string;
-        head_us: string;
-        head_value: number;
-      }>(SERIES_HEALTH, [
+      const result = await client.query<SeriesHealthRow>(SERIES_HEALTH, [
         meterIds,
         series.quantity,
         series.storage,
@@ -159,15 +172,7 @@ export class SeriesHealthRepository {
         String(days.daysUntilUs),
       ]);
       await client.query('COMMIT');
-      return result.rows.map((row) => ({
-        meterId: row.meter_id,
-        gapCount: Number(row.gap_count),
-        longestGapUs: row.longest_gap_us === null ? 0 : Number(row.longest_gap_us),
-        firstGapStartUs: row.first_gap_start_us === null ? null : Number(row.first_gap_start_us),
-        decreases: Number(row.decreases),
-        headUs: Number(row.head_us),
-        headValue: row.head_value,
-      }));
+      return result.rows.map(seriesHealthOfRow);
     } catch (error) {
       await client.query('ROLLBACK');
       throw error;
