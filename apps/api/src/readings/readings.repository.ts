@@ -74,7 +74,8 @@ export interface RegisterPoint {
 /** Microseconds since the epoch as text (bigint), exact for any timestamptz. */
 export const US = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint`;
 /** A timestamptz from epoch microseconds given as a bigint parameter. */
-export const FROM_US = (param: string) => `(TIMESTAMPTZ 'epoch' + ${param}::bigint * INTERVAL '1 microsecond')`;
+export const FROM_US = (param: string) =>
+  `(TIMESTAMPTZ 'epoch' + ${param}::bigint * INTERVAL '1 microsecond')`;
 
 const BUCKET_EXPRESSIONS: Record<AggregateInterval, string> = {
   '30m': 'bucket',
