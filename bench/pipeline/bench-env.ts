@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 
 /**
  * The checkout the bench belongs to: the nearest ancestor of `from` holding scripts/local-stack.sh. The
@@ -29,6 +30,52 @@ export function newRun(repoRoot: string, bench: string): { runId: string; workDi
 /** Clock ticks per second, the unit of the CPU times in /proc/<pid>/stat. */
 export const clockTicksPerSecond = (): number =>
   Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** node flags that write a CPU profile of the process into `dir` when it exits; none without a dir. */
+export const cpuProfileArgs = (dir: string | undefined): string[] =>
+  dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+
+export interface BenchDatabase {
+  /** Connection string of the new database. */
+  url: string;
+  /** Drops the database (unless `keep`) and closes the admin connection. */
+  close(keep?: boolean): Promise<void>;
+}
+
+/** A fresh database `name` on the stack's PostgreSQL (`stackDatabaseUrl`), created through its postgres database. */
+export async function createBenchDatabase(stackDatabaseUrl: string, name: string): Promise<BenchDatabase> {
+  const adminUrl = new URL(stackDatabaseUrl);
+  adminUrl.pathname = '/postgres';
+  const databaseUrl = new URL(stackDatabaseUrl);
+  databaseUrl.pathname = `/${name}`;
+  const admin = new Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  return {
+    url: databaseUrl.toString(),
+    async close(keep = false) {
+      if (!keep) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** The environment the pipeline's processes (collector, decryptors) run with in a bench. */
+export const pipelineProcessEnv = (
+  stackEnv: Record<string, string>,
+  databaseUrl: string,
+  topicPrefix: string,
+  partitions: number,
+): NodeJS.ProcessEnv => ({
+  ...process.env,
+  ...stackEnv,
+  DATABASE_URL: databaseUrl,
+  STORAGE_DIALECT: 'postgres',
+  KAFKA_TOPIC_PREFIX: topicPrefix,
+  KAFKA_PARTITIONS: String(partitions),
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  NODE_ENV: 'production',
+});
 
 export function log(bench: string, message: string): void {
   process.stderr.write(`${bench} ${new Date().toISOString().slice(11, 19)} ${message}\n`);

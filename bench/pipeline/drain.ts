@@ -4,7 +4,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { MeterKeyCipher } from '@hes/keys';
 import { TelegramProducer, type TelegramEnvelope } from '@hes/messaging';
 import { createPool, runMigrations } from '@hes/storage';
@@ -15,11 +15,14 @@ import { registerFleet } from '../../apps/cli/src/simulator/registration';
 import {
   clockTicksPerSecond,
   compiledRoot,
+  cpuProfileArgs,
+  createBenchDatabase,
   findRepoRoot,
   kafkaMockRunning,
   localStack,
   log as logLine,
   newRun,
+  pipelineProcessEnv,
 } from './bench-env';
 import { BenchProcess, sleep, waitForHttpOk } from './processes';
 import { pidsByComm, readProcUsage } from './proc-sampler';
@@ -145,14 +148,8 @@ async function main(): Promise<void> {
   const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
   const stackEnv = localStack(repoRoot, 'up', options.kafkaPort);
   const database = `hes_bench_drain_${runId}`;
-  const databaseUrl = new URL(stackEnv.DATABASE_URL);
-  databaseUrl.pathname = `/${database}`;
-  const adminUrl = new URL(stackEnv.DATABASE_URL);
-  adminUrl.pathname = '/postgres';
-  const admin = new Client({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
-  const pool = createPool(databaseUrl.toString(), { max: 2, applicationName: BENCH });
+  const benchDatabase = await createBenchDatabase(stackEnv.DATABASE_URL, database);
+  const pool = createPool(benchDatabase.url, { max: 2, applicationName: BENCH });
   const prefix = `drain-${runId}`;
   const kafka = new Kafka({
     clientId: prefix,
@@ -210,22 +207,21 @@ async function main(): Promise<void> {
       } s`,
     );
 
-    const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProf)}`] : [];
+    const nodeArgs = cpuProfileArgs(options.cpuProf);
     const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
     // The fleet's keys are under this run's master key, not the stack's key file.
-    const { HES_MASTER_KEY_FILE: _stackKeyFile, ...inherited } = { ...process.env, ...stackEnv };
+    const { HES_MASTER_KEY_FILE: _stackKeyFile, ...inherited } = pipelineProcessEnv(
+      stackEnv,
+      benchDatabase.url,
+      `${prefix}.`,
+      options.partitions,
+    );
     decryptor = BenchProcess.start(
       'decryptor',
       path.join(compiledRoot, 'apps/decryptor/src/main.js'),
       [],
       {
         ...inherited,
-        DATABASE_URL: databaseUrl.toString(),
-        STORAGE_DIALECT: 'postgres',
-        KAFKA_TOPIC_PREFIX: `${prefix}.`,
-        KAFKA_PARTITIONS: String(options.partitions),
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-        NODE_ENV: 'production',
         HES_MASTER_KEY: masterKey.toString('hex'),
         DECRYPTOR_GROUP_ID: `${prefix}-decryptor`,
         DECRYPTOR_PORT: String(options.decryptorPort),
@@ -301,8 +297,7 @@ async function main(): Promise<void> {
   } finally {
     await decryptor?.stop();
     await pool.end();
-    if (!options.keepDatabase) await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.end();
+    await benchDatabase.close(options.keepDatabase);
     if (!mockWasRunning) localStack(repoRoot, 'down', options.kafkaPort);
   }
 }

@@ -2,17 +2,19 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { Client } from 'pg';
 import { generateApiKey } from '@hes/keys';
 import { createPool, runMigrations } from '@hes/storage';
 import {
   clockTicksPerSecond,
   compiledRoot,
+  cpuProfileArgs,
+  createBenchDatabase,
   findRepoRoot,
   kafkaMockRunning,
   localStack,
   log as logLine,
   newRun,
+  pipelineProcessEnv,
 } from './bench-env';
 import { BenchProcess, sleep, waitForHttpOk } from './processes';
 import { readProcUsage } from './proc-sampler';
@@ -111,32 +113,17 @@ async function main(): Promise<void> {
   const { runId, workDir } = newRun(repoRoot, 'bench-ingest');
   const ticksPerSecond = clockTicksPerSecond();
   const script = (relative: string) => path.join(compiledRoot, relative);
-  const profiling = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProf)}`] : [];
+  const profiling = cpuProfileArgs(options.cpuProf);
 
   const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
   const stackEnv = localStack(repoRoot, 'up', options.kafkaPort, 1024 * 1024 * 1024);
   const database = `hes_bench_ingest_${runId}`;
-  const adminUrl = new URL(stackEnv.DATABASE_URL);
-  adminUrl.pathname = '/postgres';
-  const databaseUrl = new URL(stackEnv.DATABASE_URL);
-  databaseUrl.pathname = `/${database}`;
-  const admin = new Client({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
+  const benchDatabase = await createBenchDatabase(stackEnv.DATABASE_URL, database);
   const prefix = `ingest-${runId}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...stackEnv,
-    DATABASE_URL: databaseUrl.toString(),
-    STORAGE_DIALECT: 'postgres',
-    KAFKA_TOPIC_PREFIX: `${prefix}.`,
-    KAFKA_PARTITIONS: String(options.partitions),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    NODE_ENV: 'production',
-  };
+  const env = pipelineProcessEnv(stackEnv, benchDatabase.url, `${prefix}.`, options.partitions);
   let collector: BenchProcess | undefined;
   try {
-    const pool = createPool(databaseUrl.toString(), { max: 1, applicationName: BENCH });
+    const pool = createPool(benchDatabase.url, { max: 1, applicationName: BENCH });
     try {
       await runMigrations(pool, {
         dialect: 'postgres',
@@ -243,8 +230,7 @@ async function main(): Promise<void> {
     if (summary.itemsNotDelivered > 0 || received !== summary.sent) process.exitCode = 2;
   } finally {
     await collector?.stop();
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.end();
+    await benchDatabase.close();
     if (!mockWasRunning) localStack(repoRoot, 'down', options.kafkaPort);
   }
 }

@@ -4,19 +4,21 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { generateApiKey } from '@hes/keys';
 import { computeConsumerLag } from '@hes/messaging';
 import { createPool, runMigrations } from '@hes/storage';
 import {
   clockTicksPerSecond,
   compiledRoot,
+  cpuProfileArgs,
+  createBenchDatabase,
   findRepoRoot,
   kafkaMockPids,
   kafkaMockRunning,
   localStack as runLocalStack,
   log as logLine,
   newRun,
+  pipelineProcessEnv,
 } from './bench-env';
 import { measureCopyCeiling } from './copy-ceiling';
 import { LatencyProbe } from './latency-probe';
@@ -224,21 +226,15 @@ async function main(): Promise<void> {
   symlinkSync(path.join(repoRoot, 'db'), path.join(workDir, 'db'));
   const script = (relative: string) => path.join(snapshot, relative);
   // Profiles are written when a process exits (the bench stops them with SIGTERM at the end).
-  const profiling = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProf)}`] : [];
+  const profiling = cpuProfileArgs(options.cpuProf);
 
   const mockWasRunning = kafkaMockRunning(repoRoot, options.kafkaPort);
   if (mockWasRunning)
     log(`Kafka mock on port ${options.kafkaPort} already running: --mock-partition-mib does not apply to it`);
   const stackEnv = runLocalStack(repoRoot, 'up', options.kafkaPort, options.mockPartitionMib * 1024 * 1024);
-  const adminUrl = new URL(stackEnv.DATABASE_URL);
   const database = `hes_bench_pipeline_${runId}`;
-  const databaseUrl = new URL(stackEnv.DATABASE_URL);
-  databaseUrl.pathname = `/${database}`;
-  adminUrl.pathname = '/postgres';
-  const admin = new Client({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
-  const pool = createPool(databaseUrl.toString(), { max: 2, applicationName: 'bench-pipeline' });
+  const benchDatabase = await createBenchDatabase(stackEnv.DATABASE_URL, database);
+  const pool = createPool(benchDatabase.url, { max: 2, applicationName: 'bench-pipeline' });
 
   const prefix = `bench-${runId}`;
   const topicPrefix = `${prefix}.`;
@@ -248,16 +244,7 @@ async function main(): Promise<void> {
   const processes: BenchProcess[] = [];
   const defaults = (env: Record<string, string>) =>
     Object.fromEntries(Object.entries(env).filter(([name]) => !process.env[name]));
-  const baseEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...stackEnv,
-    DATABASE_URL: databaseUrl.toString(),
-    STORAGE_DIALECT: 'postgres',
-    KAFKA_TOPIC_PREFIX: topicPrefix,
-    KAFKA_PARTITIONS: String(options.partitions),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    NODE_ENV: 'production',
-  };
+  const baseEnv = pipelineProcessEnv(stackEnv, benchDatabase.url, topicPrefix, options.partitions);
   const kafka = new Kafka({
     clientId: `${prefix}-lag`,
     brokers: stackEnv.KAFKA_BROKERS.split(','),
@@ -588,8 +575,7 @@ async function main(): Promise<void> {
     await probe?.stop();
     await kafkaAdmin.disconnect().catch(() => undefined);
     await pool.end();
-    if (!options.keepDatabase) await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.end();
+    await benchDatabase.close(options.keepDatabase);
     if (!mockWasRunning) runLocalStack(repoRoot, 'down', options.kafkaPort);
     rmSync(snapshot, { recursive: true, force: true });
     if (existsSync(path.join(workDir, 'db'))) rmSync(path.join(workDir, 'db'));
