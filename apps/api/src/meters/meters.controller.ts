@@ -136,7 +136,7 @@ export class MetersController {
     @Param('meterId') meterIdParam: string,
   ): Promise<MeterDetailResponse> {
     const meter = await this.meter(principal, parseMeterId(meterIdParam));
-    return MeterDetailResponse.withLatest(meter, await this.latest.ofMeter(meter.meterId));
+    return MeterDetailResponse.withLatest(meter, await this.latest.ofMeter(meter.meterId, meter.historyFrom));
   }
 
   @Roles(...METER_ADMINS)
@@ -205,7 +205,10 @@ export class MetersController {
       (field) => body[field] !== undefined,
     );
     if (changed.length === 0)
-      return MeterDetailResponse.withLatest(meter, await this.latest.ofMeter(meter.meterId));
+      return MeterDetailResponse.withLatest(
+        meter,
+        await this.latest.ofMeter(meter.meterId, meter.historyFrom),
+      );
     if (roleIn(principal, meter.societyId) === 'field_operator') {
       const refused = changed.filter((field) => !INSTALLATION_FIELDS.includes(field));
       if (refused.length > 0)

@@ -20,6 +20,8 @@ export interface MeterRecord {
   flatId: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The meter's history floor (meters.history_from): what it reported before is not shown. Never returned. */
+  historyFrom: Date | null;
   lastSeenAt: Date | null;
   lastRssiDbm: number | null;
   lastSource: string | null;
@@ -83,14 +85,20 @@ const COLUMNS: Readonly<Record<keyof MeterFields, string>> = {
 const METER_COLUMNS = `m.meter_id AS "meterId", m.manufacturer, m.device_type AS "deviceType", m.version, m.driver,
   m.group_id AS "groupId", g.name AS "groupName", m.status, m.installed_at AS "installedAt", m.location, m.notes,
   m.society_id AS "societyId", f.tower_id AS "towerId", m.flat_id AS "flatId", m.created_at AS "createdAt",
-  m.updated_at AS "updatedAt", s.last_seen_at AS "lastSeenAt", s.last_rssi_dbm AS "lastRssiDbm",
+  m.updated_at AS "updatedAt", m.history_from AS "historyFrom", s.last_seen_at AS "lastSeenAt", s.last_rssi_dbm AS "lastRssiDbm",
   s.last_source AS "lastSource", s.last_gateway_id AS "lastGatewayId", s.status_flags AS "statusFlags",
   k.fingerprint AS "keyFingerprint", k.version AS "keyVersion", k.set_at AS "keySetAt"`;
+
+/**
+ * A meter's last sighting (meter_status s of meter m) is shown only when it is at or after the meter's history
+ * floor: an older one was made while the meter id belonged to someone else, and the meter counts as not heard.
+ */
+export const LAST_SIGHTING_VISIBLE = '(m.history_from IS NULL OR s.last_seen_at >= m.history_from)';
 
 const METER_FROM = `FROM meters m
   JOIN meter_groups g ON g.id = m.group_id
   LEFT JOIN flats f ON f.id = m.flat_id
-  LEFT JOIN meter_status s ON s.meter_id = m.meter_id
+  LEFT JOIN meter_status s ON s.meter_id = m.meter_id AND ${LAST_SIGHTING_VISIBLE}
   LEFT JOIN meter_keys k ON k.meter_id = m.meter_id`;
 
 /** Anything that runs a query: the pool, or a client inside a transaction. */

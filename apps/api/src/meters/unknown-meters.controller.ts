@@ -196,6 +196,6 @@ export class UnknownMetersController {
     const meter = await findInTenantOrNotFound(principal, 'meter', () =>
       this.meters.find(principal, meterId),
     );
-    return MeterDetailResponse.withLatest(meter, await this.latest.ofMeter(meterId));
+    return MeterDetailResponse.withLatest(meter, await this.latest.ofMeter(meterId, meter.historyFrom));
   }
 }

@@ -13,6 +13,7 @@ import { LatestReadings } from './latest-readings';
 jest.setTimeout(30_000);
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const withoutFloor = (meterIds: string[]) => meterIds.map((meterId) => ({ meterId, historyFrom: null }));
 
 describe('LatestReadings', () => {
   let db: TestDatabase;
@@ -107,7 +108,7 @@ describe('LatestReadings', () => {
 
   it('answers from Redis', async () => {
     const latest = new LatestReadings(pool, cache);
-    expect(Object.fromEntries(await latest.ofMeters(Object.keys(expected)))).toEqual(expected);
+    expect(Object.fromEntries(await latest.ofMeters(withoutFloor(Object.keys(expected))))).toEqual(expected);
   });
 
   it('answers the same from the database for a meter Redis has nothing for', async () => {
@@ -118,18 +119,18 @@ describe('LatestReadings', () => {
     await redis.del(cache.keys.latest('1234ABCD'));
     redis.disconnect();
     const latest = new LatestReadings(pool, cache);
-    const answer = Object.fromEntries(await latest.ofMeters(Object.keys(expected)));
+    const answer = Object.fromEntries(await latest.ofMeters(withoutFloor(Object.keys(expected))));
     expect(answer['1234ABCD']).toEqual(expected['1234ABCD']);
     expect(answer['5678EF01']).toEqual([
       { ...expected['5678EF01'][0], value: 4, ts: '2026-11-20T09:30:00.123Z' },
     ]);
-    expect(await latest.ofMeter('1234ABCD')).toEqual(expected['1234ABCD']);
+    expect(await latest.ofMeter('1234ABCD', null)).toEqual(expected['1234ABCD']);
   });
 
   it('answers from the database for every meter while Redis is unavailable', async () => {
     const latest = new LatestReadings(pool, unreachable);
-    expect(await latest.ofMeter('1234ABCD')).toEqual(expected['1234ABCD']);
-    expect(Object.fromEntries(await latest.ofMeters(['1234ABCD', '0000FFFF']))).toEqual({
+    expect(await latest.ofMeter('1234ABCD', null)).toEqual(expected['1234ABCD']);
+    expect(Object.fromEntries(await latest.ofMeters(withoutFloor(['1234ABCD', '0000FFFF'])))).toEqual({
       '1234ABCD': expected['1234ABCD'],
       '0000FFFF': [],
     });

@@ -14,6 +14,12 @@ export interface LatestValue {
   ts: string;
 }
 
+/** A meter and its history floor (meters.history_from): values older than it are not the caller's to see. */
+export interface MeterHistory {
+  meterId: string;
+  historyFrom: Date | null;
+}
+
 /** The cache operation LatestReadings needs; a ReadingCache in production. */
 export type LatestCache = Pick<ReadingCache, 'getLatest'>;
 
@@ -45,6 +51,10 @@ const LATEST_FROM_READINGS = `
  * nothing for or when Redis is unavailable, from the readings table. Both paths produce the same values in the
  * same order (quantity, storage, tariff), so a caller cannot tell where an answer came from. Meter ids must be
  * upper-case as stored, and the caller has already checked they are in its tenant.
+ *
+ * Values older than a meter's history floor are dropped from either source after the read: a series' newest
+ * value is at or after the floor exactly when the series has any reading there, so this is the same answer as
+ * reading only rows from the floor on, and it needs no knowledge of the floor in Redis or in the query.
  */
 export class LatestReadings {
   constructor(
@@ -52,14 +62,25 @@ export class LatestReadings {
     private readonly cache: LatestCache,
   ) {}
 
-  /** Latest values of one meter; an empty list when it has never reported. */
-  async ofMeter(meterId: string): Promise<LatestValue[]> {
-    return (await this.ofMeters([meterId])).get(meterId) ?? [];
+  /** Latest values of one meter from its history floor on; an empty list when it has not reported since. */
+  async ofMeter(meterId: string, historyFrom: Date | null): Promise<LatestValue[]> {
+    return (await this.ofMeters([{ meterId, historyFrom }])).get(meterId) ?? [];
   }
 
-  /** Latest values of each meter given (every id is a key of the result, with [] when it never reported). */
-  async ofMeters(meterIds: readonly string[]): Promise<Map<string, LatestValue[]>> {
-    const unique = [...new Set(meterIds)];
+  /**
+   * Latest values of each meter given from its history floor on (every id is a key of the result, with [] when
+   * it has not reported since).
+   */
+  async ofMeters(meters: readonly MeterHistory[]): Promise<Map<string, LatestValue[]>> {
+    const latest = await this.newestOf([...new Set(meters.map((meter) => meter.meterId))]);
+    for (const { meterId, historyFrom } of meters) {
+      const values = latest.get(meterId);
+      if (values !== undefined && historyFrom !== null) latest.set(meterId, visibleFrom(values, historyFrom));
+    }
+    return latest;
+  }
+
+  private async newestOf(unique: readonly string[]): Promise<Map<string, LatestValue[]>> {
     const latest = new Map<string, LatestValue[]>();
     let misses: string[];
     try {
@@ -73,7 +94,7 @@ export class LatestReadings {
     } catch {
       // Redis down or timing out: the database is the source of truth and answers for every meter.
       latest.clear();
-      misses = unique;
+      misses = [...unique];
     }
     if (misses.length > 0) {
       for (const meterId of misses) latest.set(meterId, []);
@@ -83,6 +104,13 @@ export class LatestReadings {
     }
     return latest;
   }
+}
+
+/** The values at or after a meter's history floor (all of them without one). */
+export function visibleFrom(values: LatestValue[], historyFrom: Date | null): LatestValue[] {
+  if (historyFrom === null) return values;
+  const floorMs = historyFrom.getTime();
+  return values.filter((value) => Date.parse(value.ts) >= floorMs);
 }
 
 export function latestValueOfCache(reading: CachedReading): LatestValue {

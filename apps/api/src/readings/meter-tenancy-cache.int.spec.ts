@@ -35,6 +35,7 @@ describe('MeterTenancyCache', () => {
 
   beforeEach(async () => {
     await pool.query('DELETE FROM meters');
+    await pool.query('DELETE FROM meter_departures');
     await pool.query(
       `INSERT INTO meters (meter_id, manufacturer, device_type, version, society_id)
        VALUES ('AAAA0001', 'KAM', 22, 27, $1), ('AAAA0002', 'KAM', 22, 27, $1)`,
@@ -76,7 +77,12 @@ describe('MeterTenancyCache', () => {
 
   it('remembers a meter while listening', async () => {
     const cache = await listeningCache();
-    expect(await cache.get('AAAA0001')).toEqual({ meterId: 'AAAA0001', societyId: societyA, groupId: 1 });
+    expect(await cache.get('AAAA0001')).toEqual({
+      meterId: 'AAAA0001',
+      societyId: societyA,
+      groupId: 1,
+      historyFrom: null,
+    });
     await moveUnannounced('AAAA0001', societyB);
     expect((await cache.get('AAAA0001'))?.societyId).toBe(societyA);
     expect(cache.size).toBe(1);
@@ -93,6 +99,21 @@ describe('MeterTenancyCache', () => {
     await pool.query(`UPDATE meters SET group_id = 7 WHERE meter_id = 'AAAA0002'`);
     await afterDelivery(() => cache.size === 1);
     expect((await cache.get('AAAA0002'))?.groupId).toBe(7);
+  });
+
+  it('forgets a meter whose history floor changes, and reads the new floor', async () => {
+    const cache = await listeningCache();
+    expect((await cache.get('AAAA0001'))?.historyFrom).toBeNull();
+    const before = Date.now();
+    await pool.query(`UPDATE meters SET society_id = $1 WHERE meter_id = 'AAAA0001'`, [societyB]);
+    await afterDelivery(() => cache.size === 0);
+    const moved = await cache.get('AAAA0001');
+    expect(moved?.societyId).toBe(societyB);
+    expect(moved?.historyFrom?.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+
+    await pool.query(`UPDATE meters SET history_from = NULL WHERE meter_id = 'AAAA0001'`);
+    await afterDelivery(() => cache.size === 0);
+    expect((await cache.get('AAAA0001'))?.historyFrom).toBeNull();
   });
 
   it('forgets a deleted meter as soon as the DELETE has committed', async () => {

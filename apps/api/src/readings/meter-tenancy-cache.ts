@@ -17,9 +17,10 @@ export interface MeterTenancyCacheOptions {
 }
 
 /**
- * Registered meters' society and group, remembered in process so that tenancy checks of latest-value and raw
- * reads need no database round trip, and forgotten when PostgreSQL announces a change: the meters table notifies
- * METER_TENANCY_CHANNEL with the meter id on a move, rename or delete (empty payload: truncated, forget all), and
+ * Registered meters' society, group and history floor, remembered in process so that tenancy checks of
+ * latest-value and raw reads need no database round trip, and forgotten when PostgreSQL announces a change: the
+ * meters table notifies METER_TENANCY_CHANNEL with the meter id on a move, rename, delete or change of its history
+ * floor (empty payload: truncated, forget all), and
  * this cache holds one dedicated connection LISTENing on it. PostgreSQL sends the notification when the
  * changing transaction commits, so a change is seen as soon as that message has reached this process (the next
  * I/O turn, well under a millisecond here), not after a time-to-live.
@@ -67,13 +68,14 @@ export class MeterTenancyCache implements OnModuleInit, OnModuleDestroy {
     await this.close();
   }
 
-  /** The meter's society and group, or undefined for a meter that is not registered. */
+  /** The meter's society, group and history floor, or undefined for a meter that is not registered. */
   async get(meterId: string): Promise<MeterRef | undefined> {
     const remembered = this.meters.get(meterId);
     if (remembered !== undefined) return remembered;
     const generation = this.generation;
     const result = await this.pool.query<MeterRef>(
-      `SELECT meter_id AS "meterId", society_id AS "societyId", group_id AS "groupId"
+      `SELECT meter_id AS "meterId", society_id AS "societyId", group_id AS "groupId",
+              history_from AS "historyFrom"
        FROM meters WHERE meter_id = $1`,
       [meterId],
     );

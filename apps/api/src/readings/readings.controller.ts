@@ -9,7 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, findInTenantOrNotFound, notFound, type Principal } from '@hes/auth';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { ApiErrorResponse, ApiValidationException } from '../http/api-error';
 import { parseMeterId, UuidParam } from '../http/params';
 import { StructureRepository } from '../structure/structure.repository';
@@ -147,12 +147,18 @@ export class ReadingsController {
     const { fromMs } = periodOf(instantOf(query.from, toMs - DAY_MS), toMs, MAX_PERIOD_DAYS);
     const limit = query.limit ?? DEFAULT_READINGS_LIMIT;
     const after = query.cursor === undefined ? undefined : decodeReadingCursor(query.cursor);
-    // The tenancy check and the read run concurrently (one round trip of latency); a meter outside the
-    // caller's tenant answers 404 and the rows read for it are dropped unseen.
-    const [meter, rows] = await Promise.all([
-      this.meter(principal, meterId),
-      this.readings.rawPage(meterId, fromMs, toMs, quantitiesOf(query.quantity), after, limit + 1),
-    ]);
+    // The tenancy check gives the meter's history floor the read needs; it is answered from memory while the
+    // MeterTenancyCache remembers the meter, so the read is the only round trip.
+    const meter = await this.meter(principal, meterId);
+    const rows = await this.readings.rawPage(
+      meterId,
+      fromMs,
+      toMs,
+      quantitiesOf(query.quantity),
+      after,
+      limit + 1,
+      meter.historyFrom,
+    );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -185,9 +191,10 @@ export class ReadingsController {
     @Param('id') id: string,
   ): Promise<LatestResponse> {
     const meterId = parseMeterId(id, 'id');
-    // Concurrent like raw(): the values of a meter outside the tenant are dropped by the 404.
-    const [meter, values] = await Promise.all([this.meter(principal, meterId), this.latest.ofMeter(meterId)]);
-    return { meterId: meter.meterId, values };
+    // The tenancy check gives the meter's history floor; it is answered from memory while the MeterTenancyCache
+    // remembers the meter, so Redis (or the database fallback) is the only round trip.
+    const meter = await this.meter(principal, meterId);
+    return { meterId: meter.meterId, values: await this.latest.ofMeter(meterId, meter.historyFrom) };
   }
 
   @Get('meters/:id/aggregates')
@@ -221,6 +228,7 @@ export class ReadingsController {
       toMs,
       quantitiesOf(query.quantity),
       tz,
+      meter.historyFrom,
     );
     const series: AggregatesResponse['series'] = [];
     for (const row of rows) {
@@ -288,7 +296,7 @@ export class ReadingsController {
     @UuidParam('id') id: string,
     @Query() query: GroupConsumptionQuery,
     @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ): Promise<ConsumptionPage | string> {
     await findInTenantOrNotFound(principal, 'society', () => this.structure.findSociety(principal, id));
     return this.consumptionPage(query, accept, response, (after, limit) =>
@@ -309,7 +317,7 @@ export class ReadingsController {
     @Param('id') id: string,
     @Query() query: GroupConsumptionQuery,
     @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ): Promise<ConsumptionPage | string> {
     if (!/^\d{1,9}$/.test(id))
       throw new ApiValidationException([{ field: 'id', message: 'must be a group id' }]);
@@ -323,7 +331,7 @@ export class ReadingsController {
   private async consumptionPage(
     query: GroupConsumptionQuery,
     accept: string | undefined,
-    response: Response,
+    response: FastifyReply,
     meters: (afterMeterId: string, limit: number) => Promise<string[]>,
   ): Promise<ConsumptionPage | string> {
     const period = consumptionPeriod(query);
@@ -335,8 +343,8 @@ export class ReadingsController {
     const from = new Date(period.fromMs).toISOString();
     const to = new Date(period.toMs).toISOString();
     if (query.format === 'csv' || (query.format === undefined && wantsCsv(accept))) {
-      response.setHeader('Content-Type', CSV_CONTENT_TYPE);
-      if (nextCursor !== null) response.setHeader('X-Next-Cursor', nextCursor);
+      response.header('Content-Type', CSV_CONTENT_TYPE);
+      if (nextCursor !== null) response.header('X-Next-Cursor', nextCursor);
       return consumptionCsv(items, from, to);
     }
     return { from, to, quantity: period.quantity, items, nextCursor };

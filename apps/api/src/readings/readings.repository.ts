@@ -6,6 +6,11 @@ export interface MeterRef {
   meterId: string;
   societyId: string | null;
   groupId: number;
+  /**
+   * The meter's history floor (meters.history_from, whole milliseconds): its readings, rollups, events and
+   * commands before it belong to a society that owned the meter id before, and are not shown. null: all shown.
+   */
+  historyFrom: Date | null;
 }
 
 /** A raw reading as the API returns it; `tsUs` (epoch microseconds) is the cursor position. */
@@ -77,11 +82,20 @@ export const US = (column: string) => `(extract(epoch FROM ${column}) * 1000000)
 export const FROM_US = (param: string) =>
   `(TIMESTAMPTZ 'epoch' + ${param}::bigint * INTERVAL '1 microsecond')`;
 
+/**
+ * Joined to a list of meter ids `m(meter_id)`: each meter's row as `history`, for its history floor (meters.history_from).
+ * A left join, as the ids were resolved through a tenancy-scoped lookup already; an id no longer registered has
+ * no floor.
+ */
+export const HISTORY_FLOOR_JOIN = 'LEFT JOIN meters history ON history.meter_id = m.meter_id';
+/** The floor of HISTORY_FLOOR_JOIN as a lower bound for a time column (everything when the meter has none). */
+export const HISTORY_FLOOR = `coalesce(history.history_from, '-infinity')`;
+
 const BUCKET_EXPRESSIONS: Record<AggregateInterval, string> = {
   '30m': 'bucket',
-  '1h': `date_trunc('hour', bucket, $5)`,
-  '1d': `date_trunc('day', bucket, $5)`,
-  '1mo': `date_trunc('month', bucket, $5)`,
+  '1h': `date_trunc('hour', bucket, $6)`,
+  '1d': `date_trunc('day', bucket, $6)`,
+  '1mo': `date_trunc('month', bucket, $6)`,
 };
 
 /**
@@ -138,7 +152,8 @@ export class ReadingsRepository {
   }
 
   /**
-   * Readings of one meter with from <= ts < to, in (ts, quantity, storage, tariff) order, after `after`.
+   * Readings of one meter with from <= ts < to and ts >= historyFrom (the meter's floor), in (ts, quantity,
+   * storage, tariff) order, after `after`.
    * The primary key (meter_id, quantity, storage, tariff, ts) with daily partitions/chunks pruned by ts keeps
    * this to the meter's rows of the days asked for; they are sorted in memory, which is cheap per page.
    */
@@ -149,9 +164,14 @@ export class ReadingsRepository {
     quantities: readonly string[] | undefined,
     after: ReadingPosition | undefined,
     limit: number,
+    historyFrom: Date | null,
   ): Promise<RawReadingRow[]> {
     const params: unknown[] = [meterId, new Date(fromMs), new Date(toMs), limit];
     let where = 'meter_id = $1 AND ts >= $2 AND ts < $3';
+    if (historyFrom !== null) {
+      params.push(historyFrom);
+      where += ` AND ts >= $${params.length}`;
+    }
     if (quantities) {
       params.push(quantities);
       where += ` AND quantity = ANY($${params.length}::text[])`;
@@ -174,7 +194,8 @@ export class ReadingsRepository {
   /**
    * Buckets of `interval` combined from readings_30m: first/last are those of the earliest/latest reading, min
    * and max over all, sum and count added (so avg = sum / count is weighted by readings, not by buckets).
-   * Days and months start at midnight in `timeZone`.
+   * Days and months start at midnight in `timeZone`. Only rollups wholly at or after historyFrom (the meter's
+   * floor) count: a rollup whose first reading is older may hold a previous owner's readings.
    */
   async aggregates(
     meterId: string,
@@ -183,6 +204,7 @@ export class ReadingsRepository {
     toMs: number,
     quantities: readonly string[] | undefined,
     timeZone: string,
+    historyFrom: Date | null,
   ): Promise<AggregateRow[]> {
     const result = await this.pool.query<Record<keyof AggregateRow, string | number>>(
       `SELECT quantity, storage, tariff, unit,
@@ -198,12 +220,13 @@ export class ReadingsRepository {
          FROM readings_30m
          WHERE meter_id = $1 AND bucket >= $2 AND bucket < $3
            AND ($4::text[] IS NULL OR quantity = ANY($4::text[]))
+           AND ($5::timestamptz IS NULL OR first_ts >= $5)
        ) r
        GROUP BY quantity, storage, tariff, unit, b
        ORDER BY quantity, storage, tariff, unit, b`,
       interval === '30m'
-        ? [meterId, new Date(fromMs), new Date(toMs), quantities ?? null]
-        : [meterId, new Date(fromMs), new Date(toMs), quantities ?? null, timeZone],
+        ? [meterId, new Date(fromMs), new Date(toMs), quantities ?? null, historyFrom]
+        : [meterId, new Date(fromMs), new Date(toMs), quantities ?? null, historyFrom, timeZone],
     );
     return result.rows.map((row) => ({
       quantity: String(row.quantity),
@@ -226,6 +249,7 @@ export class ReadingsRepository {
    * Per meter, the two newest 30-minute rollups of a series starting at or before `atUs` (newest first): the
    * boundary register is almost always the last reading of one of them, found without touching raw readings.
    * Uses the rollups' (meter_id, quantity, storage, tariff, bucket) index, one short descent per meter.
+   * Like every set-based lookup here, it sees only rollups wholly at or after the meter's history floor.
    */
   async bucketsAtOrBefore(meterIds: readonly string[], series: Series, atUs: number): Promise<BucketEdge[]> {
     return this.bucketEdges(
@@ -255,10 +279,11 @@ export class ReadingsRepository {
     const result = await this.pool.query<{ meter_id: string; ts_us: string; unit: string; value: number }>(
       `SELECT m.meter_id, x.ts_us, x.unit, x.value
        FROM unnest($1::text[], $2::bigint[]) AS m(meter_id, lower_us)
+       ${HISTORY_FLOOR_JOIN}
        CROSS JOIN LATERAL (
          SELECT ${US('ts')} AS ts_us, unit, value FROM readings
          WHERE meter_id = m.meter_id AND quantity = $3 AND storage = $4 AND tariff = $5
-           AND ts >= ${FROM_US('m.lower_us')} AND ts <= ${FROM_US('$6')}
+           AND ts >= ${FROM_US('m.lower_us')} AND ts <= ${FROM_US('$6')} AND ts >= ${HISTORY_FLOOR}
          ORDER BY ts DESC LIMIT 1
        ) x`,
       [meterIds, lowerUs.map(String), series.quantity, series.storage, series.tariff, String(atUs)],
@@ -290,10 +315,11 @@ export class ReadingsRepository {
       `SELECT m.meter_id, ${US('r.bucket')} AS bucket_us, r.unit,
               ${US('r.first_ts')} AS first_us, r.first_value, ${US('r.last_ts')} AS last_us, r.last_value
        FROM unnest($1::text[]) WITH ORDINALITY AS m(meter_id, n)
+       ${HISTORY_FLOOR_JOIN}
        CROSS JOIN LATERAL (
          SELECT bucket, unit, first_ts, first_value, last_ts, last_value FROM readings_30m r
          WHERE r.meter_id = m.meter_id AND r.quantity = $2 AND r.storage = $3 AND r.tariff = $4
-           AND ${condition}
+           AND r.first_ts >= ${HISTORY_FLOOR} AND ${condition}
        ) r
        ORDER BY m.n, r.bucket DESC`,
       [meterIds, series.quantity, series.storage, series.tariff, String(atUs)],

@@ -85,6 +85,7 @@ describe('readings queries on TimescaleDB', () => {
       Date.parse('2026-11-01T02:00:00Z'),
       ['total_m3'],
       'UTC',
+      null,
     );
     expect(hours.map((h) => [new Date(h.startMs).toISOString(), h.first, h.last, h.count, h.sum])).toEqual([
       ['2026-11-01T00:00:00.000Z', 100.5, 100.5, 1, 100.5],
@@ -97,6 +98,7 @@ describe('readings queries on TimescaleDB', () => {
       undefined,
       undefined,
       3,
+      null,
     );
     expect(page.map((r) => `${new Date(r.tsUs / 1000).toISOString()} ${r.quantity}`)).toEqual([
       '2026-11-02T00:10:00.000Z target_m3',
