@@ -60,6 +60,12 @@ import { TowersController } from './structure/towers.controller';
 import { COMMANDS, HEALTH_CHECKS, PG_POOL, REDIS } from './tokens';
 import { SocietyMembersController, UsersController } from './users/users.controller';
 import { UserAdminRepository } from './users/user-admin.repository';
+import {
+  InvitationAcceptController,
+  InvitationSettings,
+  SocietyInvitationsController,
+} from './users/invitations.controller';
+import { InvitationsRepository } from './users/invitations.repository';
 
 /** Everything the API talks to, built by runtime.ts (or a test) and handed in ready to use. */
 export interface ApiDependencies {
@@ -71,6 +77,8 @@ export interface ApiDependencies {
   logLevel: string;
   accessTokens: AccessTokens;
   refreshTokenTtlSeconds: number;
+  /** How long a society invitation's token stays valid. */
+  invitationTtlSeconds: number;
   oidc?: OidcVerifier;
   rateLimits: RateLimits;
   /** Prefix of the rate limiter's Redis keys (tests use their own). */
@@ -118,6 +126,8 @@ export class ApiModule {
         AuthController,
         UsersController,
         SocietyMembersController,
+        SocietyInvitationsController,
+        InvitationAcceptController,
         SocietiesController,
         TowersController,
         FlatsController,
@@ -154,6 +164,8 @@ export class ApiModule {
         { provide: MeterImporter, useValue: new MeterImporter(deps.pool) },
         { provide: UnknownMeters, useValue: new UnknownMeters(deps.pool, deps.meterKeyCipher) },
         { provide: UserAdminRepository, useValue: new UserAdminRepository(deps.pool) },
+        { provide: InvitationsRepository, useValue: new InvitationsRepository(deps.pool) },
+        { provide: InvitationSettings, useValue: new InvitationSettings(deps.invitationTtlSeconds) },
         { provide: ApiKeyAdminRepository, useValue: new ApiKeyAdminRepository(deps.pool) },
         { provide: EventsRepository, useValue: new EventsRepository(deps.pool) },
         { provide: CommandsRepository, useValue: new CommandsRepository(deps.pool) },

@@ -34,6 +34,8 @@ const PUBLIC_ROUTES = new Set([
   'post /api/v1/auth/login',
   'post /api/v1/auth/refresh',
   'post /api/v1/auth/logout',
+  // The invitation token in the body is the credential; an existing account is proven in the body or header.
+  'post /api/v1/invitations/accept',
 ]);
 
 describe('API authentication', () => {

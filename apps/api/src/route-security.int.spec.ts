@@ -34,6 +34,8 @@ interface Operation {
  * - POST /auth/login: how a user gets credentials in the first place.
  * - POST /auth/refresh, POST /auth/logout: the refresh token in the body is the credential (an access token may
  *   already have expired when a client refreshes or logs out).
+ * - POST /invitations/accept: the invitation token in the body is the credential (the invitee may have no account
+ *   yet); an existing account is proven with its password or an access token, checked by the handler.
  * Not in the document and public as well: /docs and /docs-json, the API description itself (no data).
  */
 const ANONYMOUS = new Set([
@@ -42,6 +44,7 @@ const ANONYMOUS = new Set([
   'POST /api/v1/auth/login',
   'POST /api/v1/auth/refresh',
   'POST /api/v1/auth/logout',
+  'POST /api/v1/invitations/accept',
 ]);
 
 /**
@@ -55,6 +58,7 @@ const PLATFORM_ONLY = new Set([
   'PATCH /api/v1/users/{id}',
   'PUT /api/v1/users/{id}/platform-admin',
   'DELETE /api/v1/users/{id}/platform-admin',
+  'POST /api/v1/societies/{id}/members',
   'POST /api/v1/societies',
   'DELETE /api/v1/societies/{id}',
   'POST /api/v1/meter-groups',
@@ -66,6 +70,7 @@ const PLATFORM_ONLY = new Set([
 const PATH_RESOURCES: Record<string, Resource> = {
   'societies/{id}': 'society',
   'members/{userId}': 'member',
+  'invitations/{invitationId}': 'invitation',
   'towers/{id}': 'tower',
   'flats/{id}': 'flat',
   'meters/{meterId}': 'meter',
@@ -93,6 +98,7 @@ type Resource =
   | 'flat'
   | 'meter'
   | 'member'
+  | 'invitation'
   | 'apiKey'
   | 'event'
   | 'command'
@@ -112,6 +118,7 @@ const MISSING: Fixtures = {
   flat: '00000000-0000-4000-8000-000000000003',
   meter: '99990001',
   member: '00000000-0000-4000-8000-000000000004',
+  invitation: '00000000-0000-4000-8000-000000000007',
   apiKey: '00000000-0000-4000-8000-000000000005',
   event: '999999999',
   command: '00000000-0000-4000-8000-000000000006',
@@ -138,7 +145,8 @@ const OWN_READ_STATUS: Record<string, number> = {
 /** A valid body per write operation that names a resource in its path; `own` are the caller's (B's) fixtures. */
 const BODIES: Record<string, (own: Fixtures) => object> = {
   'PATCH /api/v1/users/{id}': () => ({ displayName: 'renamed' }),
-  'POST /api/v1/societies/{id}/members': () => ({ email: 'new-member@example.org', role: 'viewer' }),
+  'POST /api/v1/societies/{id}/members': (own) => ({ userId: own.member, role: 'viewer' }),
+  'POST /api/v1/societies/{id}/invitations': () => ({ email: 'new-member@example.org', role: 'viewer' }),
   'PUT /api/v1/societies/{id}/members/{userId}': () => ({ role: 'field_operator' }),
   'PATCH /api/v1/societies/{id}': () => ({ name: 'renamed' }),
   'POST /api/v1/societies/{id}/towers': () => ({ name: 'Tower X' }),
@@ -263,6 +271,12 @@ describe('route security (every documented operation)', () => {
     target.member = await createUser(harness.pool, `viewer@${name.replace(' ', '-')}.example.org`, [
       { societyId: target.society, role: 'viewer' },
     ]);
+    target.invitation = (
+      await asRoot('post', `/societies/${target.society}/invitations`, {
+        email: `invitee@${name.replace(' ', '-')}.example.org`,
+        role: 'viewer',
+      }).expect(201)
+    ).body.id;
     const event = await harness.pool.query<{ id: string }>(
       `INSERT INTO events (meter_id, ts, kind) VALUES ($1, '2026-01-15T00:00:00Z', 'leak') RETURNING id::text`,
       [meterId],
@@ -324,7 +338,7 @@ describe('route security (every documented operation)', () => {
     readKeyB = (
       await asRoot('post', `/societies/${b.society}/api-keys`, { name: 'erp', scope: 'read' }).expect(201)
     ).body.key;
-    secretsOfA = [a.society, a.tower, a.flat, a.meter, a.member, a.apiKey, a.command];
+    secretsOfA = [a.society, a.tower, a.flat, a.meter, a.member, a.invitation, a.apiKey, a.command];
   });
   afterAll(async () => {
     await harness?.close();
@@ -626,16 +640,17 @@ describe('route security (every documented operation)', () => {
     const { rows } = await harness.pool.query(
       `SELECT s.name AS society, t.name AS tower, f.name AS flat, m.society_id = s.id AS "meterInA", m.notes,
               k.fingerprint IS NOT NULL AS "hasKey", k.version AS "keyVersion", e.acknowledged_at AS "ackAt",
-              ak.revoked_at AS "keyRevokedAt",
+              ak.revoked_at AS "keyRevokedAt", i.revoked_at AS "invitationRevokedAt",
               (SELECT count(*)::int FROM meter_commands c WHERE c.meter_id = m.meter_id) AS commands,
               (SELECT count(*)::int FROM towers WHERE society_id = s.id) AS towers,
               (SELECT count(*)::int FROM api_keys WHERE society_id = s.id) AS "apiKeys",
-              (SELECT count(*)::int FROM memberships WHERE society_id = s.id) AS members
+              (SELECT count(*)::int FROM memberships WHERE society_id = s.id) AS members,
+              (SELECT count(*)::int FROM invitations WHERE society_id = s.id) AS invitations
        FROM societies s JOIN towers t ON t.id = $2 JOIN flats f ON f.id = $3 JOIN meters m ON m.meter_id = $4
        LEFT JOIN meter_keys k ON k.meter_id = m.meter_id JOIN events e ON e.id = $5::bigint
-       JOIN api_keys ak ON ak.id = $6
+       JOIN api_keys ak ON ak.id = $6 JOIN invitations i ON i.id = $7
        WHERE s.id = $1`,
-      [a.society, a.tower, a.flat, a.meter, a.event, a.apiKey],
+      [a.society, a.tower, a.flat, a.meter, a.event, a.apiKey, a.invitation],
     );
     expect(rows).toEqual([
       {
@@ -648,10 +663,12 @@ describe('route security (every documented operation)', () => {
         keyVersion: 1,
         ackAt: null,
         keyRevokedAt: null,
+        invitationRevokedAt: null,
         commands: 1,
         towers: 1,
         apiKeys: 1,
         members: 1,
+        invitations: 1,
       },
     ]);
   }

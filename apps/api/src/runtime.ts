@@ -126,6 +126,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       meterKeyCipher,
       accessTokens,
       refreshTokenTtlSeconds: jwt.refreshTokenTtlSeconds,
+      invitationTtlSeconds: config.api.invitationTtlSeconds,
       oidc: oidc ? new OidcVerifier(oidc) : undefined,
       rateLimits: rateLimit,
       rateLimitKeyPrefix: options.rateLimitKeyPrefix ?? 'hes:ratelimit:',

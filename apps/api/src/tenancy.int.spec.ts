@@ -1,6 +1,6 @@
 /**
  * Tenant isolation on every resource of the foundation: a society admin of A gets 404 for B's society, towers,
- * flats, meters, API keys and members, and lists only A's; viewers cannot write; API keys act within their scope.
+ * flats, meters, API keys, members and invitations, and lists only A's; viewers cannot write; API keys act within their scope.
  */
 import { createMeter, createUser, login, startHarness, type ApiHarness } from './test-harness';
 
@@ -13,8 +13,8 @@ describe('tenant isolation', () => {
   let root: string;
   let adminA: string;
   let viewerA: string;
-  const a = { society: '', tower: '', flat: '', key: '' };
-  const b = { society: '', tower: '', flat: '', key: '' };
+  const a = { society: '', tower: '', flat: '', key: '', invitation: '' };
+  const b = { society: '', tower: '', flat: '', key: '', invitation: '' };
   let viewerAId: string;
 
   const as = (token: string) => ({
@@ -42,6 +42,11 @@ describe('tenant isolation', () => {
     await api.put(`/meters/${meterIds[1]}/placement`, { societyId: target.society }).expect(200);
     target.key = (
       await api.post(`/societies/${target.society}/api-keys`, { name: 'billing', scope: 'read' }).expect(201)
+    ).body.id;
+    target.invitation = (
+      await api
+        .post(`/societies/${target.society}/invitations`, { email: 'invitee@example.org', role: 'viewer' })
+        .expect(201)
     ).body.id;
   }
 
@@ -99,9 +104,17 @@ describe('tenant isolation', () => {
       ['GET api key', () => api.get(`/api-keys/${b.key}`)],
       ['DELETE api key', () => api.delete(`/api-keys/${b.key}`)],
       ['GET members', () => api.get(`/societies/${b.society}/members`)],
+      ['PUT member', () => api.put(`/societies/${b.society}/members/${viewerAId}`, { role: 'viewer' })],
+      ['GET invitations', () => api.get(`/societies/${b.society}/invitations`)],
       [
-        'POST member',
-        () => api.post(`/societies/${b.society}/members`, { email: 'viewer-a@example.org', role: 'viewer' }),
+        'POST invitation',
+        () =>
+          api.post(`/societies/${b.society}/invitations`, { email: 'viewer-a@example.org', role: 'viewer' }),
+      ],
+      ['DELETE invitation', () => api.delete(`/societies/${b.society}/invitations/${b.invitation}`)],
+      [
+        "DELETE B's invitation through A",
+        () => api.delete(`/societies/${a.society}/invitations/${b.invitation}`),
       ],
       ['GET missing society', () => api.get(`/societies/${missing}`)],
       ['GET missing tower', () => api.get(`/towers/${missing}`)],
@@ -128,6 +141,11 @@ describe('tenant isolation', () => {
     });
     const keyB = await harness.pool.query(`SELECT revoked_at FROM api_keys WHERE id = $1`, [b.key]);
     expect(keyB.rows[0].revoked_at).toBeNull();
+    const invitationsB = await harness.pool.query(
+      `SELECT email, revoked_at FROM invitations WHERE society_id = $1`,
+      [b.society],
+    );
+    expect(invitationsB.rows).toEqual([{ email: 'invitee@example.org', revoked_at: null }]);
   });
 
   it("manages its own society's structure, placement, keys and members", async () => {
@@ -171,6 +189,9 @@ describe('tenant isolation', () => {
       await api.put('/meters/AAAA0001/placement', { societyId: a.society }),
       await api.post(`/societies/${a.society}/api-keys`, { name: 'x', scope: 'read' }),
       await api.get(`/societies/${a.society}/members`),
+      await api.get(`/societies/${a.society}/invitations`),
+      await api.post(`/societies/${a.society}/invitations`, { email: 'x@example.org', role: 'viewer' }),
+      await api.delete(`/societies/${a.society}/invitations/${a.invitation}`),
       await api.post('/societies', { name: 'x' }),
     ]) {
       expect(response.status).toBe(403);
@@ -184,6 +205,8 @@ describe('tenant isolation', () => {
     await api.post('/users', { email: 'x@example.org', displayName: 'x' }).expect(403);
     await api.get('/users').expect(403);
     await api.delete(`/societies/${a.society}`).expect(403);
+    // Society admins invite; only platform admins make an existing user a member at once.
+    await api.post(`/societies/${a.society}/members`, { userId: viewerAId, role: 'viewer' }).expect(403);
     // A society role cannot be escalated to platform admin through the members endpoint.
     const escalate = await api
       .put(`/societies/${a.society}/members/${viewerAId}`, { role: 'platform_admin' })

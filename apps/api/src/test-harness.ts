@@ -85,6 +85,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     meterKeyCipher,
     accessTokens: new AccessTokens({ secret: randomBytes(32), issuer: JWT_ISSUER, ttlSeconds: 900 }),
     refreshTokenTtlSeconds: 3600,
+    invitationTtlSeconds: loadConfig({}).api.invitationTtlSeconds,
     oidc: options.oidc,
     rateLimits: options.rateLimits ?? { requestsPerMinute: 100_000, loginAttemptsPerMinute: 100_000 },
     rateLimitKeyPrefix: prefix,

@@ -12,3 +12,16 @@ export function generateRefreshToken(): string {
 export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
+
+/** Marks an invitation token (the one-time secret a society admin passes on to the invited person). */
+const INVITATION_TOKEN_PREFIX = 'hesinv_';
+
+/** A new invitation token: 256 random bits. Shown once to the inviting admin; only its hash is stored. */
+export function generateInvitationToken(): string {
+  return INVITATION_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+/** SHA-256 hex, as for refresh tokens: a random token needs no slow hash, and the hash is the lookup key. */
+export function hashInvitationToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}

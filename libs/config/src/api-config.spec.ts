@@ -22,6 +22,14 @@ describe('API settings', () => {
     expect(api.rateLimit).toEqual({ requestsPerMinute: 600, loginAttemptsPerMinute: 10 });
   });
 
+  it('keeps invitation tokens valid for 7 days unless API_INVITATION_TTL_SECONDS says otherwise', () => {
+    expect(loadConfig({}).api.invitationTtlSeconds).toBe(604_800);
+    expect(loadConfig({ API_INVITATION_TTL_SECONDS: '86400' }).api.invitationTtlSeconds).toBe(86_400);
+    expect(issuesOf({ API_INVITATION_TTL_SECONDS: '60' })).toEqual([
+      "API_INVITATION_TTL_SECONDS: '60' is not an integer in 300..2592000",
+    ]);
+  });
+
   it('reads the JWT secret without ever echoing it', () => {
     const secret = 'x'.repeat(40);
     expect(loadConfig({ API_JWT_SECRET: secret }).api.jwt.secret?.bytes().toString()).toBe(secret);

@@ -71,6 +71,8 @@ export interface ApiConfig {
     readonly refreshTokenTtlSeconds: number;
   };
   readonly oidc: OidcConfig | undefined;
+  /** How long a society invitation's one-time token stays valid. */
+  readonly invitationTtlSeconds: number;
   readonly rateLimit: {
     /** Requests per minute per user / API key (per client address when unauthenticated). */
     readonly requestsPerMinute: number;
@@ -347,6 +349,7 @@ function parseApi(reader: EnvReader): ApiConfig {
       refreshTokenTtlSeconds: reader.int('API_REFRESH_TOKEN_TTL_SECONDS', 300, 31_536_000, 2_592_000),
     }),
     oidc,
+    invitationTtlSeconds: reader.int('API_INVITATION_TTL_SECONDS', 300, 2_592_000, 604_800),
     rateLimit: Object.freeze({
       requestsPerMinute: reader.int('API_RATE_LIMIT_PER_MINUTE', 1, 1_000_000, 600),
       loginAttemptsPerMinute: reader.int('API_LOGIN_RATE_LIMIT_PER_MINUTE', 1, 10_000, 10),

@@ -16,6 +16,7 @@ import {
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import {
@@ -188,8 +189,14 @@ export class SocietyMembersController {
     return (await this.users.members(societyId)).map(MemberResponse.of);
   }
 
-  /** Adds a user by email with a role; creates the user when the email is new (displayName and password needed). */
+  /**
+   * Platform admins only: makes an existing user (by id, see GET /users) a member with a role at once. Society
+   * admins invite instead (POST /societies/{id}/invitations), so they never learn which emails have accounts nor
+   * attach anyone without their consent.
+   */
   @Post()
+  @Roles('platform_admin')
+  @ApiOperation({ summary: 'Platform admins: make an existing user a member of the society at once' })
   @ApiCreatedResponse({ type: MemberResponse })
   async add(
     @CurrentPrincipal() principal: Principal,
@@ -198,29 +205,9 @@ export class SocietyMembersController {
     @ClientIp() ip?: string,
   ): Promise<MemberResponse> {
     await this.requireAdmin(principal, societyId);
-    let user = await this.users.findByEmail(body.email);
-    if (!user) {
-      if (body.displayName === undefined || body.password === undefined) {
-        throw new BadRequestException(
-          'no user has this email: displayName and password are needed to create one',
-        );
-      }
-      user = await this.users.create({
-        email: body.email,
-        displayName: body.displayName,
-        passwordHash: await hashPassword(body.password),
-      });
-      await this.audit.write({
-        actor: actorOf(principal),
-        action: 'user.create',
-        target: `user:${user.id}`,
-        societyId,
-        details: { email: user.email },
-        ip,
-      });
-    }
-    await this.setRole(principal, societyId, user.id, body.role, ip);
-    return MemberResponse.of((await this.users.member(societyId, user.id))!);
+    if (!(await this.users.findById(body.userId))) throw notFound('user');
+    await this.setRole(principal, societyId, body.userId, body.role, ip);
+    return MemberResponse.of((await this.users.member(societyId, body.userId))!);
   }
 
   @Put(':userId')

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, SOCIETY_ROLES, type SocietyRole } from '@hes/auth';
-import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, IsUUID, Length, MaxLength } from 'class-validator';
 import type { MemberView, UserSummary } from './user-admin.repository';
 
 export class CreateUserRequest {
@@ -39,26 +39,13 @@ export class UpdateUserRequest {
 }
 
 export class AddMemberRequest {
-  @ApiProperty()
-  @IsEmail()
-  @MaxLength(320)
-  email!: string;
+  @ApiProperty({ format: 'uuid', description: 'an existing user (POST /users creates one)' })
+  @IsUUID()
+  userId!: string;
 
   @ApiProperty({ enum: SOCIETY_ROLES })
   @IsIn(SOCIETY_ROLES)
   role!: SocietyRole;
-
-  @ApiPropertyOptional({ description: 'required when no user has this email yet' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  displayName?: string;
-
-  @ApiPropertyOptional({ format: 'password', description: 'initial password of a new user' })
-  @IsOptional()
-  @IsString()
-  @Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)
-  password?: string;
 }
 
 export class SetRoleRequest {
