@@ -1,0 +1,146 @@
+import { createPool } from '@hes/storage';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReadingsRepository } from '../../apps/api/src/readings/readings.repository';
+import type { LoadPlan, Percentiles, RateResult } from './load';
+import { DAY_MS, loginBenchViewer, meterIdOf, SLOT_MS, startApiServer } from './seed';
+
+/**
+ * One meter, one day of readings on a database bench/api/main.ts kept (BENCH_KEEP_DATABASE=1), split into the
+ * database's share and the API's: (1) ReadingsRepository.rawPage alone, from a pool in this process, open-loop at
+ * the rate; (2) the real API over HTTP at the same rate (load.ts), with the API process's CPU per request.
+ * The day is the one main.ts asks for (the second-to-last 24 hours of the seeded readings).
+ * `node <compiled>/bench/api/day.js`. Env: BENCH_DATABASE_URL (the kept database, required), BENCH_REDIS_URL
+ * (default redis://127.0.0.1:6379/11), BENCH_METERS (10,000), BENCH_DAY_RATE (200), BENCH_CONNECTIONS (20),
+ * BENCH_SECONDS (30).
+ */
+const DATABASE_URL = process.env.BENCH_DATABASE_URL;
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11';
+const METERS = Number(process.env.BENCH_METERS ?? 10_000);
+const RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const READINGS_PER_DAY = 4 * 48;
+/** Linux clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+}
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = Float64Array.from(values).sort();
+  const pick = (q: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
+  const mean = sorted.reduce((total, value) => total + value, 0) / sorted.length;
+  return { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: pick(1), mean: Math.round(mean * 10) / 10 };
+}
+
+/** rawPage for `count` meters, one started every 1/RATE s whether or not the earlier ones have finished. */
+async function databaseAlone(
+  repository: ReadingsRepository,
+  meters: string[],
+  fromMs: number,
+  toMs: number,
+): Promise<Percentiles> {
+  const latencies: number[] = [];
+  const reads: Promise<void>[] = [];
+  const started = performance.now();
+  const count = RATE * SECONDS;
+  for (let i = 0; i < count; i++) {
+    const dueAt = started + (i * 1000) / RATE;
+    const wait = dueAt - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    reads.push(
+      repository
+        .rawPage(meters[i % meters.length], fromMs, toMs, undefined, undefined, 1001, null)
+        .then((rows) => {
+          if (rows.length !== READINGS_PER_DAY)
+            throw new Error(`${rows.length} readings, not ${READINGS_PER_DAY}`);
+          latencies.push(performance.now() - dueAt);
+        }),
+    );
+  }
+  await Promise.all(reads);
+  return percentiles(latencies);
+}
+
+function runLoad(plan: LoadPlan, workDir: string): Promise<RateResult> {
+  const planFile = join(workDir, 'plan.json');
+  writeFileSync(planFile, JSON.stringify(plan));
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [join(__dirname, 'load.js'), planFile],
+      { maxBuffer: 64 << 20 },
+      (error, stdout) => {
+        if (error) reject(error);
+        else resolve(JSON.parse(stdout) as RateResult);
+      },
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  if (!DATABASE_URL) throw new Error('BENCH_DATABASE_URL (a database bench/api/main.ts kept) is required');
+  const pool = createPool(DATABASE_URL, { max: 10 });
+  const workDir = mkdtempSync(join(tmpdir(), 'hes-bench-day-'));
+  try {
+    const newest = await pool.query<{ ms: number }>(
+      `SELECT extract(epoch FROM max(ts)) * 1000 AS ms FROM readings WHERE meter_id = $1`,
+      [meterIdOf(0)],
+    );
+    // main.ts seeded slots up to endMs (its newest reading lies in the last slot) and reads [endMs - 2d, endMs - 1d).
+    const endMs = Math.floor(Number(newest.rows[0].ms) / SLOT_MS) * SLOT_MS + SLOT_MS;
+    const fromMs = endMs - 2 * DAY_MS;
+    const toMs = endMs - DAY_MS;
+    const meters = Array.from({ length: METERS }, (_, n) => meterIdOf((n * 7_919) % METERS));
+
+    const repository = new ReadingsRepository(pool);
+    await databaseAlone(repository, meters.slice(0, 100), fromMs, toMs);
+    const database = await databaseAlone(repository, meters, fromMs, toMs);
+
+    const server = await startApiServer({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, logLevel: 'warn' });
+    try {
+      const token = await loginBenchViewer(server.baseUrl);
+      const from = new Date(fromMs).toISOString();
+      const to = new Date(toMs).toISOString();
+      const plan = {
+        kind: 'rate',
+        baseUrl: server.baseUrl,
+        token,
+        paths: meters.map((id) => `/api/v1/meters/${id}/readings?from=${from}&to=${to}`),
+        ratePerSecond: RATE,
+        connections: CONNECTIONS,
+      } as const;
+      await runLoad({ ...plan, seconds: 5 }, workDir);
+      const cpuBefore = cpuMicros(server.pid);
+      const api = await runLoad({ ...plan, seconds: SECONDS }, workDir);
+      const cpuMicrosPerRequest = Math.round((cpuMicros(server.pid) - cpuBefore) / api.requests);
+      process.stdout.write(
+        `${JSON.stringify({
+          day: { from, to },
+          rate: RATE,
+          seconds: SECONDS,
+          databaseAloneMs: database,
+          api: { ...api, cpuMicrosPerRequest },
+          loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+        })}\n`,
+      );
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await pool.end();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
