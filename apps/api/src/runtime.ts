@@ -5,12 +5,14 @@ import { loadConfig, type HesConfig } from '@hes/config';
 import { MeterKeyCipher } from '@hes/keys';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
+import type { Pool } from 'pg';
+import { Counter } from 'prom-client';
 import Redis from 'ioredis';
 import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createApiApp } from './app';
 import { KafkaCommandPublisher } from './commands/command-publisher';
 import { CommandsRepository } from './commands/commands.repository';
@@ -23,6 +25,11 @@ export interface ApiRuntimeOptions {
   port?: number;
   /** Prefix of the rate limiter's Redis keys; `hes:ratelimit:` by default. */
   rateLimitKeyPrefix?: string;
+  /**
+   * Set in a node:cluster worker (API_WORKERS > 1): its number, 1..API_WORKERS, which labels its requests on
+   * /metrics; /metrics then answers for all workers of the host, gathered by the primary.
+   */
+  clusterWorker?: number;
 }
 
 export interface RunningApi {
@@ -33,11 +40,20 @@ export interface RunningApi {
 }
 
 /** Set API_MIGRATE_ON_START=false when migrations run as a separate deployment step (hes migrate). */
-function migrateOnStart(env: NodeJS.ProcessEnv): boolean {
+export function migrateOnStart(env: NodeJS.ProcessEnv): boolean {
   const value = env.API_MIGRATE_ON_START?.trim().toLowerCase();
   if (value === undefined || value === '' || value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
   throw new Error(`API_MIGRATE_ON_START: '${env.API_MIGRATE_ON_START}' is not true or false`);
+}
+
+/** Brings the schema up to date (under the migrations' advisory lock) and logs what was applied. */
+export async function migrateApiDatabase(pool: Pool, config: HesConfig, logger: Logger): Promise<void> {
+  const migrated = await runMigrations(pool, {
+    dialect: config.database.dialect,
+    rawRetentionDays: config.database.rawRetentionDays,
+  });
+  logger.info({ dialect: migrated.dialect, applied: migrated.applied }, 'database schema up to date');
 }
 
 /**
@@ -48,7 +64,11 @@ function migrateOnStart(env: NodeJS.ProcessEnv): boolean {
 export async function startApi(options: ApiRuntimeOptions = {}): Promise<RunningApi> {
   const env = options.env ?? process.env;
   const config = loadConfig(env);
-  const logger = pino({ level: config.logLevel, base: { app: 'api' } });
+  const { clusterWorker } = options;
+  const logger = pino({
+    level: config.logLevel,
+    base: clusterWorker === undefined ? { app: 'api' } : { app: 'api', worker: clusterWorker },
+  });
   const { jwt, oidc, rateLimit } = config.api;
   if (!jwt.secret && config.nodeEnv === 'production') {
     throw new Error('API_JWT_SECRET is required when NODE_ENV=production');
@@ -102,13 +122,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
   );
   let app: INestApplication;
   try {
-    if (migrate) {
-      const migrated = await runMigrations(pool, {
-        dialect: config.database.dialect,
-        rawRetentionDays: config.database.rawRetentionDays,
-      });
-      logger.info({ dialect: migrated.dialect, applied: migrated.applied }, 'database schema up to date');
-    }
+    if (migrate) await migrateApiDatabase(pool, config, logger);
     // Redis down at start is an outage like a later one: the API starts, rate limits per instance and /health says
     // Redis is down; the client keeps reconnecting in the background (its 'error' handler logs the outage once).
     await redis.connect().catch(() => undefined);
@@ -117,11 +131,19 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
     await Promise.race([commandPublisher.ready, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (!(await readingCache.connect()))
       logger.warn('reading cache unavailable: latest values from the database');
+    const metrics = new HesMetrics({ app: 'api' });
+    if (clusterWorker !== undefined) metrics.aggregateOverCluster();
+    const requestsServed = new Counter({
+      name: 'hes_api_worker_requests_total',
+      help: 'HTTP requests received, by API worker process (1..API_WORKERS): how the host spreads its connections.',
+      labelNames: ['worker'],
+      registers: [metrics.registry],
+    }).labels({ worker: String(clusterWorker ?? 1) });
     ({ app } = await createApiApp({
       pool,
       redis,
       readingCache,
-      metrics: new HesMetrics({ app: 'api' }),
+      metrics,
       logLevel: config.logLevel,
       meterKeyCipher,
       accessTokens,
@@ -143,6 +165,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       },
       commands: commandPublisher,
     }));
+    (app.getHttpServer() as Server).on('request', () => requestsServed.inc());
     await app.listen(options.port ?? config.ports.api);
   } catch (error) {
     redis.disconnect();

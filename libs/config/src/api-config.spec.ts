@@ -30,6 +30,16 @@ describe('API settings', () => {
     ]);
   });
 
+  it('runs one API process unless API_WORKERS asks for 1..64', () => {
+    expect(loadConfig({}).api.workers).toBe(1);
+    expect(loadConfig({ API_WORKERS: '2' }).api.workers).toBe(2);
+    expect(loadConfig({ API_WORKERS: ' 64 ' }).api.workers).toBe(64);
+    expect(issuesOf({ API_WORKERS: '0' })).toEqual(["API_WORKERS: '0' is not an integer in 1..64"]);
+    expect(issuesOf({ API_WORKERS: '2.5' })).toEqual(["API_WORKERS: '2.5' is not an integer in 1..64"]);
+    expect(issuesOf({ API_WORKERS: 'auto' })).toEqual(["API_WORKERS: 'auto' is not an integer in 1..64"]);
+    expect(issuesOf({ API_WORKERS: '65' })).toEqual(["API_WORKERS: '65' is not an integer in 1..64"]);
+  });
+
   it('reads the JWT secret without ever echoing it', () => {
     const secret = 'x'.repeat(40);
     expect(loadConfig({ API_JWT_SECRET: secret }).api.jwt.secret?.bytes().toString()).toBe(secret);

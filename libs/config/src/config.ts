@@ -63,6 +63,11 @@ export interface OidcConfig {
 }
 
 export interface ApiConfig {
+  /**
+   * API processes on this host sharing API_PORT (a node:cluster primary forks them when more than 1), so one host
+   * uses several cores; more hosts are replicas behind a load balancer.
+   */
+  readonly workers: number;
   readonly jwt: {
     /** HS256 signing secret of access tokens; required in production (a random one per process otherwise). */
     readonly secret: SecretKey | undefined;
@@ -306,6 +311,8 @@ function parseTopics(reader: EnvReader, prefix: string, replicationFactor: numbe
 }
 
 const MIN_JWT_SECRET_CHARS = 32;
+/** A bound that catches typos (API_WORKERS=1000); a host with more cores than this runs more replicas instead. */
+const MAX_API_WORKERS = 64;
 
 function parseApi(reader: EnvReader): ApiConfig {
   const secretText = reader.optional('API_JWT_SECRET');
@@ -342,6 +349,7 @@ function parseApi(reader: EnvReader): ApiConfig {
     });
   }
   return Object.freeze({
+    workers: reader.int('API_WORKERS', 1, MAX_API_WORKERS, 1),
     jwt: Object.freeze({
       secret,
       issuer: reader.string('API_JWT_ISSUER', 'hes'),

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { contributeToClusterMetrics } from './cluster-metrics';
 
 /** Pipeline stages whose latency is measured from the envelope's receivedAt or the previous stage. */
 export type PipelineStage = 'ingest_to_kafka' | 'kafka_to_decoded' | 'decoded_to_stored' | 'stored_to_cached';
@@ -30,6 +31,7 @@ export class HesMetrics {
   readonly cacheMisses: Counter<'operation'>;
   readonly rateLimitFallbacks: Counter;
   private readonly knownLagSeries = new Map<string, { group: string; topic: string; partition: string }[]>();
+  private scrapeSource: () => Promise<string> = () => this.registry.metrics();
 
   constructor(options: HesMetricsOptions) {
     const registers = [this.registry];
@@ -132,9 +134,17 @@ export class HesMetrics {
     this.knownLagSeries.set(lag.groupId, current);
   }
 
-  /** The Prometheus text exposition of every metric in this registry. */
+  /**
+   * In a node:cluster worker: from now on scrape() answers for every worker on the host, gathered by the primary
+   * (serveClusterMetrics), and this registry is the share the primary collects from this process.
+   */
+  aggregateOverCluster(): void {
+    this.scrapeSource = contributeToClusterMetrics(this.registry);
+  }
+
+  /** The Prometheus text exposition of every metric in this registry (of all workers after aggregateOverCluster). */
   scrape(): Promise<string> {
-    return this.registry.metrics();
+    return this.scrapeSource();
   }
 
   get contentType(): string {

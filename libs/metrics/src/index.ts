@@ -1,3 +1,4 @@
+export * from './cluster-metrics';
 export * from './health';
 export * from './hes-metrics';
 export * from './metrics-handler';
