@@ -206,6 +206,25 @@ describe('society invitations', () => {
     await as(root).delete(`/societies/${societyA}/members/${adminBId}`).expect(204);
   });
 
+  it('refuses a disabled account even with its password, with the same answer as a wrong password', async () => {
+    const userId = await createUser(harness.pool, 'disabled@example.org', []);
+    await harness.pool.query(`UPDATE users SET disabled = true WHERE id = $1`, [userId]);
+    const invitation = await invite('disabled@example.org');
+    const refused = await accept({ token: invitation.token, password: TEST_PASSWORD }).expect(401);
+    expect(refused.body.error.code).toBe('invitation_credentials_refused');
+    const wrong = await accept({ token: invitation.token, password: 'not the right password' }).expect(401);
+    expect(refused.body).toEqual(wrong.body);
+    const { rows } = await harness.pool.query(
+      `SELECT details->>'reason' AS reason FROM audit_log WHERE action = 'invitation.accept_failed' AND target = $1
+       ORDER BY id`,
+      [`invitation:${invitation.id}`],
+    );
+    expect(rows.map((row) => row.reason)).toEqual(['disabled', 'not_proven']);
+    expect(await harness.pool.query(`SELECT 1 FROM memberships WHERE user_id = $1`, [userId])).toMatchObject({
+      rowCount: 0,
+    });
+  });
+
   it('refuses used, revoked, replaced, expired and unknown tokens, each with its own error', async () => {
     const used = await invite('used@example.org');
     await accept({ token: used.token, displayName: 'Used', password: NEW_PASSWORD }).expect(200);
@@ -272,6 +291,16 @@ describe('society invitations', () => {
       [`invitation:${revoked.id}`],
     );
     expect(audit.rows.map((row) => row.action)).toEqual(['invitation.create', 'invitation.revoke']);
+  });
+
+  it('lets only one of two simultaneous acceptances of one token through', async () => {
+    const invitation = await invite('race@example.org');
+    const body = { token: invitation.token, displayName: 'Race', password: NEW_PASSWORD };
+    const answers = await Promise.all([accept(body), accept(body)]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 410]);
+    expect(answers.find((answer) => answer.status === 410)!.body.error.code).toBe('invitation_used');
+    const users = await harness.pool.query(`SELECT id FROM users WHERE email = 'race@example.org'`);
+    expect(users.rowCount).toBe(1);
   });
 
   it("keeps each society's invitations to its own admins (404 for others, 403 for non-admins)", async () => {
