@@ -123,7 +123,7 @@ export class CommandsController {
     const target = await this.target(principal, parseMeterId(meterIdParam));
     const limit = pageLimit(query);
     const after = pageAfter(query, { requestedAt: CURSOR_AT, id: CURSOR_ID });
-    const rows = await this.commands.listForMeter(principal, target.meterId, { after, limit: limit + 1 });
+    const rows = await this.commands.listForMeter(principal, target, { after, limit: limit + 1 });
     return cursorPage(rows, limit, CommandResponse.of, (last) => ({
       requestedAt: last.cursorAt,
       id: last.id,

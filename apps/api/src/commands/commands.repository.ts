@@ -1,5 +1,6 @@
 import { scopeToSocieties, type Principal } from '@hes/auth';
 import type { Pool } from 'pg';
+import { FROM_HISTORY_FLOOR } from '../meters/meters.repository';
 
 export const COMMAND_KINDS = ['read_request', 'connect', 'disconnect', 'set_interval'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
@@ -18,15 +19,23 @@ export interface MeterCommand {
   error: string | null;
 }
 
-/** What a command needs to know about its meter: the tenant it is in and the group it is partitioned by. */
+/**
+ * What a command needs to know about its meter: the tenant it is in, the group it is partitioned by, and its
+ * history floor (meters.history_from: commands requested before it are not listed).
+ */
 export interface CommandTarget {
   meterId: string;
   societyId: string | null;
   meterGroup: string;
+  historyFrom: Date | null;
 }
 
-const COMMAND = `id, meter_id AS "meterId", society_id AS "societyId", kind, params, status,
-  requested_by AS "requestedBy", requested_at AS "requestedAt", sent_at AS "sentAt", error`;
+/** The command columns of `table` (an alias, or meter_commands itself in RETURNING) as MeterCommand fields. */
+const COMMAND_OF = (table: string) =>
+  `${table}.id, ${table}.meter_id AS "meterId", ${table}.society_id AS "societyId", ${table}.kind, ${table}.params,
+  ${table}.status, ${table}.requested_by AS "requestedBy", ${table}.requested_at AS "requestedAt",
+  ${table}.sent_at AS "sentAt", ${table}.error`;
+const COMMAND = COMMAND_OF('meter_commands');
 
 /** Meter commands and their delivery status; reads are scoped to the principal's societies. */
 export class CommandsRepository {
@@ -35,7 +44,8 @@ export class CommandsRepository {
   async findTarget(principal: Principal, meterId: string): Promise<CommandTarget | undefined> {
     const scope = scopeToSocieties(principal, 'm.society_id', 2);
     const result = await this.pool.query<CommandTarget>(
-      `SELECT m.meter_id AS "meterId", m.society_id AS "societyId", g.name AS "meterGroup"
+      `SELECT m.meter_id AS "meterId", m.society_id AS "societyId", g.name AS "meterGroup",
+              m.history_from AS "historyFrom"
        FROM meters m JOIN meter_groups g ON g.id = m.group_id
        WHERE m.meter_id = $1 AND ${scope.sql}`,
       [meterId, ...scope.params],
@@ -93,25 +103,30 @@ export class CommandsRepository {
   }
 
   async find(principal: Principal, id: string): Promise<MeterCommand | undefined> {
-    const scope = scopeToSocieties(principal, 'society_id', 2);
+    const scope = scopeToSocieties(principal, 'c.society_id', 2);
     const result = await this.pool.query<MeterCommand>(
-      `SELECT ${COMMAND} FROM meter_commands WHERE id = $1 AND ${scope.sql}`,
+      `SELECT ${COMMAND_OF('c')} FROM meter_commands c LEFT JOIN meters m ON m.meter_id = c.meter_id
+       WHERE c.id = $1 AND ${scope.sql} AND ${FROM_HISTORY_FLOOR('c.requested_at')}`,
       [id, ...scope.params],
     );
     return result.rows[0];
   }
 
-  /** A meter's commands in the principal's societies, newest first, after the (requestedAt, id) of a cursor. */
+  /**
+   * A meter's commands in the principal's societies requested from its history floor on, newest first, after the
+   * (requestedAt, id) of a cursor.
+   */
   async listForMeter(
     principal: Principal,
-    meterId: string,
+    target: Pick<CommandTarget, 'meterId' | 'historyFrom'>,
     page: { after?: { requestedAt: string; id: string }; limit: number },
   ): Promise<(MeterCommand & { cursorAt: string })[]> {
-    const params: unknown[] = [meterId];
+    const params: unknown[] = [target.meterId];
     const add = (value: unknown) => `$${params.push(value)}`;
     const scope = scopeToSocieties(principal, 'society_id', params.length + 1);
     params.push(...scope.params);
     const where = ['meter_id = $1', scope.sql];
+    if (target.historyFrom !== null) where.push(`requested_at >= ${add(target.historyFrom)}`);
     if (page.after !== undefined) {
       where.push(
         `(requested_at, id) < (${add(page.after.requestedAt)}::timestamptz, ${add(page.after.id)}::uuid)`,

@@ -1,5 +1,6 @@
 import { scopeToSocieties, type Principal } from '@hes/auth';
 import type { Pool } from 'pg';
+import { FROM_HISTORY_FLOOR, LAST_SIGHTING_VISIBLE } from '../meters/meters.repository';
 
 /** The kinds the events table accepts (its CHECK constraint), in the order the API documents them. */
 export const EVENT_KINDS = [
@@ -62,7 +63,9 @@ const EVENT = `e.id::text AS id, e.meter_id AS "meterId", m.society_id AS "socie
 
 /**
  * Events (alarms) and the not-heard report, always scoped to the principal's societies through the meter's
- * society: events carry no society of their own, so an event follows its meter when the meter moves.
+ * society: events carry no society of their own, so an event follows its meter when the meter moves, except
+ * that events older than the meter's history floor (raised while the meter id belonged to another society, or
+ * before a move) are not shown to anyone through the API.
  * Events of meters that are not registered (or not assigned to a society) are visible to platform admins only.
  */
 export class EventsRepository {
@@ -88,7 +91,7 @@ export class EventsRepository {
     }
     const result = await this.pool.query<MeterEventRow>(
       `SELECT ${EVENT} FROM events e LEFT JOIN meters m ON m.meter_id = e.meter_id
-       WHERE ${where.join(' AND ')} ORDER BY e.ts DESC, e.id DESC LIMIT ${add(filter.limit)}`,
+       WHERE ${where.join(' AND ')} AND ${FROM_HISTORY_FLOOR('e.ts')} ORDER BY e.ts DESC, e.id DESC LIMIT ${add(filter.limit)}`,
       params,
     );
     return result.rows;
@@ -98,7 +101,7 @@ export class EventsRepository {
     const scope = scopeToSocieties(principal, 'm.society_id', 2);
     const result = await this.pool.query<MeterEventRow>(
       `SELECT ${EVENT} FROM events e LEFT JOIN meters m ON m.meter_id = e.meter_id
-       WHERE e.id = $1 AND ${scope.sql}`,
+       WHERE e.id = $1 AND ${scope.sql} AND ${FROM_HISTORY_FLOOR('e.ts')}`,
       [id, ...scope.params],
     );
     return result.rows[0];
@@ -155,7 +158,7 @@ export class EventsRepository {
       `SELECT m.meter_id AS "meterId", m.society_id AS "societyId", s.last_seen_at AS "lastSeenAt",
          s.last_rssi_dbm AS "lastRssiDbm", s.last_source AS "lastSource", s.last_gateway_id AS "lastGatewayId",
          COALESCE(s.status_flags, '{}') AS "statusFlags"
-       FROM meters m LEFT JOIN meter_status s ON s.meter_id = m.meter_id
+       FROM meters m LEFT JOIN meter_status s ON s.meter_id = m.meter_id AND ${LAST_SIGHTING_VISIBLE}
        WHERE ${where.join(' AND ')} ORDER BY m.meter_id LIMIT ${add(filter.limit)}`,
       params,
     );

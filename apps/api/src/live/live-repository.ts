@@ -1,5 +1,6 @@
 import type { Pool, QueryResultRow } from 'pg';
 import { latestValueOfRow, type StoredValueRow } from '../readings/latest-readings';
+import { FROM_HISTORY_FLOOR } from '../meters/meters.repository';
 import type { LiveEvent, LiveReading } from './live-protocol';
 
 /** A meter's place as the live gateway routes by it. */
@@ -54,17 +55,20 @@ export class LiveRepository {
     return result.rowCount === 1;
   }
 
-  /** Readings stored with ts after `since`, oldest first (ts, then the series key), at most `limit`. */
+  /**
+   * Readings stored with ts after `since` and at or after their meter's history floor, oldest first (ts, then
+   * the series key), at most `limit`.
+   */
   async readingsSince(
     meterIds: readonly string[],
     since: Date,
     limit: number,
   ): Promise<Backfill<LiveReading>> {
     return this.backfill<StoredValueRow, LiveReading>(
-      `SELECT meter_id, quantity, storage, tariff, unit, value, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms
-       FROM readings
-       WHERE meter_id = ANY($1::text[]) AND ts > $2
-       ORDER BY ts, meter_id, quantity, storage, tariff
+      `SELECT r.meter_id, quantity, storage, tariff, unit, value, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms
+       FROM readings r LEFT JOIN meters m ON m.meter_id = r.meter_id
+       WHERE r.meter_id = ANY($1::text[]) AND ts > $2 AND ${FROM_HISTORY_FLOOR('ts')}
+       ORDER BY ts, r.meter_id, quantity, storage, tariff
        LIMIT $3`,
       meterIds,
       since,
@@ -73,12 +77,12 @@ export class LiveRepository {
     );
   }
 
-  /** Events with ts after `since`, oldest first, at most `limit`. */
+  /** Events with ts after `since` and at or after their meter's history floor, oldest first, at most `limit`. */
   async eventsSince(meterIds: readonly string[], since: Date, limit: number): Promise<Backfill<LiveEvent>> {
     return this.backfill<EventRow, LiveEvent>(
-      `SELECT meter_id, kind, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, details
-       FROM events
-       WHERE meter_id = ANY($1::text[]) AND ts > $2
+      `SELECT e.meter_id, kind, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, details
+       FROM events e LEFT JOIN meters m ON m.meter_id = e.meter_id
+       WHERE e.meter_id = ANY($1::text[]) AND ts > $2 AND ${FROM_HISTORY_FLOOR('ts')}
        ORDER BY ts, id
        LIMIT $3`,
       meterIds,

@@ -90,10 +90,17 @@ const METER_COLUMNS = `m.meter_id AS "meterId", m.manufacturer, m.device_type AS
   k.fingerprint AS "keyFingerprint", k.version AS "keyVersion", k.set_at AS "keySetAt"`;
 
 /**
+ * Whether a time column belongs to the current owner's part of the history of meter m (meters.history_from):
+ * true from the floor on, and always for a meter without a floor or no registered meter (LEFT JOIN).
+ */
+export const FROM_HISTORY_FLOOR = (column: string) =>
+  `(m.history_from IS NULL OR ${column} >= m.history_from)`;
+
+/**
  * A meter's last sighting (meter_status s of meter m) is shown only when it is at or after the meter's history
  * floor: an older one was made while the meter id belonged to someone else, and the meter counts as not heard.
  */
-export const LAST_SIGHTING_VISIBLE = '(m.history_from IS NULL OR s.last_seen_at >= m.history_from)';
+export const LAST_SIGHTING_VISIBLE = FROM_HISTORY_FLOOR('s.last_seen_at');
 
 const METER_FROM = `FROM meters m
   JOIN meter_groups g ON g.id = m.group_id

@@ -1,6 +1,6 @@
 import { readDailySummaryWatermark } from '@hes/storage';
 import type { Pool } from 'pg';
-import { FROM_US, US, type Series } from './readings.repository';
+import { FROM_US, HISTORY_FLOOR_JOIN, US, type Series } from './readings.repository';
 
 /** Gaps and decreases of one meter's register over a period. */
 export interface SeriesHealth {
@@ -55,6 +55,14 @@ const BUCKET_SEGMENT = `r.first_ts, r.first_value, r.last_ts, r.last_value, NULL
   0 AS inner_gaps, NULL::timestamptz AS first_inner_gap_start,
   (r.min_value < r.first_value OR r.last_value < r.max_value)::int AS decreases,
   (r.min_value < r.first_value OR r.last_value < r.max_value) AS first_bucket_decreases`;
+/**
+ * The meter's history floor (HISTORY_FLOOR_JOIN): only rollups wholly at or after it are part of the series (an older
+ * first reading may be a previous owner's), only summarised days starting at or after it, and the buckets of
+ * the day it falls in come one by one (FLOOR_DAY_BUCKETS).
+ */
+const FLOOR_DAY = `date_bin(INTERVAL '24 hours', history.history_from, TIMESTAMPTZ 'epoch')`;
+const BUCKET_FROM_FLOOR = `(history.history_from IS NULL OR r.first_ts >= history.history_from)`;
+const DAY_FROM_FLOOR = `(history.history_from IS NULL OR d.day >= history.history_from)`;
 const SERIES_OF = (table: string) =>
   `${table}.meter_id = m.meter_id AND ${table}.quantity = $2 AND ${table}.storage = $3 AND ${table}.tariff = $4`;
 const PENDING_DAY_OF_METER = `p.meter_id = m.meter_id AND p.day >= ${FROM_US('$8')} AND p.day < ${FROM_US('$9')}`;
@@ -72,6 +80,7 @@ const PENDING_DAY_OF_METER = `p.meter_id = m.meter_id AND p.day >= ${FROM_US('$8
 const SERIES_HEALTH = `
   SELECT m.meter_id, h.*
   FROM unnest($1::text[]) AS m(meter_id)
+  ${HISTORY_FLOOR_JOIN}
   CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE silence > ${GAP}) + coalesce(sum(inner_gaps), 0) AS gap_count,
            ${US('greatest(max(silence), max(longest_silence))')} AS longest_gap_us,
@@ -98,19 +107,28 @@ const SERIES_HEALTH = `
           WHERE d.longest_silence > ${GAP} AND x.meter_id = d.meter_id AND x.quantity = d.quantity
             AND x.storage = d.storage AND x.tariff = d.tariff AND x.day = d.day AND l.length > ${GAP}
         ) g
-        WHERE ${SERIES_OF('d')} AND d.day >= ${FROM_US('$8')} AND d.day < ${FROM_US('$9')}
+        WHERE ${SERIES_OF('d')} AND d.day >= ${FROM_US('$8')} AND d.day < ${FROM_US('$9')} AND ${DAY_FROM_FLOOR}
           AND NOT EXISTS (SELECT 1 FROM readings_1d_pending p WHERE ${PENDING_DAY_OF_METER} AND p.day = d.day)
         UNION ALL
         SELECT ${BUCKET_SEGMENT} FROM readings_30m r
         WHERE ${SERIES_OF('r')} AND r.bucket >= ${FROM_US('$5')} AND r.bucket < ${FROM_US('$8')}
+          AND ${BUCKET_FROM_FLOOR}
         UNION ALL
         SELECT ${BUCKET_SEGMENT} FROM readings_30m r
         WHERE ${SERIES_OF('r')} AND r.bucket >= ${FROM_US('$9')}
-          AND r.bucket <= ${FROM_US('$6')} AND r.first_ts <= ${FROM_US('$6')}
+          AND r.bucket <= ${FROM_US('$6')} AND r.first_ts <= ${FROM_US('$6')} AND ${BUCKET_FROM_FLOOR}
         UNION ALL
         SELECT ${BUCKET_SEGMENT} FROM readings_1d_pending p
         JOIN readings_30m r ON ${SERIES_OF('r')} AND r.bucket >= p.day AND r.bucket < p.day + INTERVAL '24 hours'
-        WHERE ${PENDING_DAY_OF_METER}
+        WHERE ${PENDING_DAY_OF_METER} AND ${BUCKET_FROM_FLOOR}
+        UNION ALL
+        -- The summarised day the floor falls in (not at its midnight): its buckets from the floor on.
+        SELECT ${BUCKET_SEGMENT} FROM readings_30m r
+        WHERE ${SERIES_OF('r')} AND history.history_from > ${FLOOR_DAY}
+          AND ${FLOOR_DAY} >= ${FROM_US('$8')} AND ${FLOOR_DAY} < ${FROM_US('$9')}
+          AND r.bucket >= ${FLOOR_DAY} AND r.bucket < ${FLOOR_DAY} + INTERVAL '24 hours'
+          AND r.first_ts >= history.history_from
+          AND NOT EXISTS (SELECT 1 FROM readings_1d_pending p WHERE ${PENDING_DAY_OF_METER} AND p.day = ${FLOOR_DAY})
       ) seg
       WINDOW w AS (ORDER BY seg.first_ts)
     ) s
