@@ -91,7 +91,10 @@ const PERIODS: [from: number, to: number][] = [
 ];
 const GAP_HOURS = [1, 2, 4.5, 24];
 
-/** The reference: the bucket-by-bucket scan of the period's 30-minute rollups, as the API computed it before. */
+/**
+ * The reference: the bucket-by-bucket scan of the period's 30-minute rollups, as the API computed it before,
+ * of the rollups wholly at or after the meter's history floor (meters.history_from, when it is registered).
+ */
 async function scanOfRollups(
   pool: Pool,
   fromUs: number,
@@ -120,6 +123,7 @@ async function scanOfRollups(
            AND r.bucket >= date_bin(INTERVAL '30 minutes', ${FROM_US('$5')}, TIMESTAMPTZ '2000-01-01 00:00:00+00')
            AND r.bucket <= ${FROM_US('$6')}
            AND r.first_ts <= ${FROM_US('$6')}
+           AND r.first_ts >= coalesce((SELECT history_from FROM meters WHERE meter_id = m.meter_id), '-infinity')
          WINDOW w AS (ORDER BY r.bucket)
        ) s
        HAVING count(*) > 0
@@ -239,6 +243,52 @@ describe.each<[StorageDialect]>([['postgres'], ['timescaledb']])(
       ]);
       expect(rows[0].longestGapUs).toBe((7 * HOUR + 20 * MINUTE) * 1000);
       expect(rows[0].firstGapStartUs).toBe(at(1, 1, 45) * 1000);
+    });
+
+    it('leaves out what came before a meter’s history floor, summarised days and pending ones alike', async () => {
+      await pool.query(
+        `INSERT INTO meters (meter_id, manufacturer, device_type, version) SELECT unnest($1::text[]), 'KAM', 7, 27`,
+        [METERS],
+      );
+      // Mid-day in a summarised day (inside a gap, and inside a bucket: 10:07), at a midnight, before the data,
+      // and on a day back-dated writes make pending below; CD000005 has no floor.
+      const floors: [string, number][] = [
+        ['CD000001', at(3, 10, 7)],
+        ['CD000002', at(2, 0)],
+        ['CD000004', at(-1, 5)],
+        ['CD000003', at(1, 0)],
+      ];
+      for (const [meterId, floorMs] of floors) {
+        await pool.query('UPDATE meters SET history_from = $2 WHERE meter_id = $1', [
+          meterId,
+          new Date(floorMs),
+        ]);
+      }
+      expect(await pendingDays(pool)).toEqual([]);
+      expect(await expectSameAsScan(pool)).toBeGreaterThanOrEqual(4);
+
+      // The floor's day of CD000001 pending (read bucket by bucket), and a later one of CD000002.
+      await new ReadingWriter(pool).write([
+        reading('CD000001', at(3, 10, 50), 1),
+        reading('CD000002', at(4, 2, 50), 1),
+      ]);
+      expect(await pendingDays(pool)).toEqual([`CD000001 ${dayName(3)}`, `CD000002 ${dayName(4)}`]);
+      expect(await expectSameAsScan(pool)).toBeGreaterThanOrEqual(4);
+
+      // The floor takes effect: CD000001 has one gap from day 3, 10:07 on (three over the whole week); CD000002's
+      // gaps are on day 2, after its floor.
+      const health = new SeriesHealthRepository(pool);
+      const days = await health.summarisedDays(at(0, 0) * 1000, at(7, 0) * 1000);
+      const rows = byMeter(
+        await health.seriesHealth(METERS, SERIES, at(7, 0) * 1000, 2 * 3_600_000_000, days),
+      );
+      expect(rows.map((row) => [row.meterId, row.gapCount])).toEqual([
+        ['CD000001', 1],
+        ['CD000002', 2],
+        ['CD000004', 6],
+        ['CD000005', 0],
+      ]);
+      expect(rows[0].headUs).toBeGreaterThanOrEqual(at(3, 10, 7) * 1000);
     });
   },
 );
