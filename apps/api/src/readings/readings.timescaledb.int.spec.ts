@@ -1,7 +1,7 @@
 /**
  * The readings queries on the TimescaleDB dialect (the PGlite TimescaleDB build over the wire), where
  * readings_30m is a real-time continuous aggregate: the same consumption, aggregates and pages as on plain
- * PostgreSQL, before and after the aggregate is materialised.
+ * PostgreSQL, before and after the aggregate is materialised, and a meter's history floor applied to each.
  */
 import { ReadingWriter, runMigrations } from '@hes/storage';
 import {
@@ -17,6 +17,8 @@ jest.setTimeout(120_000);
 
 const register = (ts: string, value: number, quantity?: string, storage?: number) =>
   registerReading('AAAA0002', ts, value, quantity, storage);
+
+const FLOOR = new Date('2026-11-01T01:20:00Z');
 
 const READINGS = [
   register('2026-10-31T23:50:00Z', 100),
@@ -45,7 +47,16 @@ describe('readings queries on TimescaleDB', () => {
   beforeAll(async () => {
     server = await startPgliteTimescale();
     await runMigrations(server.pool, { dialect: 'timescaledb', rawRetentionDays: 3650 });
-    await new ReadingWriter(server.pool).write(READINGS);
+    await new ReadingWriter(server.pool).write([
+      ...READINGS,
+      ...READINGS.map((reading) => ({ ...reading, meterId: 'AAAA0003' })),
+    ]);
+    // AAAA0003 has the same readings and a history floor inside the bucket of 01:10 and 01:25 (set directly:
+    // the insert trigger derives it from departures, and this meter id has none).
+    await server.pool.query(
+      `INSERT INTO meters (meter_id, manufacturer, device_type, version) VALUES ('AAAA0003', 'KAM', 7, 27)`,
+    );
+    await server.pool.query(`UPDATE meters SET history_from = $1 WHERE meter_id = 'AAAA0003'`, [FLOOR]);
     repository = new ReadingsRepository(server.pool);
     consumption = new ConsumptionCalculator(repository, new SeriesHealthRepository(server.pool));
   });
@@ -107,12 +118,55 @@ describe('readings queries on TimescaleDB', () => {
     ]);
   }
 
+  /** AAAA0003: raw readings from the floor exactly, rollups only those wholly after it. */
+  async function expectHistoryFromFloor(): Promise<void> {
+    const [whole] = await consumption.ofMeters(
+      ['AAAA0003'],
+      period('2026-11-01T00:00:00Z', '2026-11-02T12:00:00Z'),
+    );
+    expect(whole).toMatchObject({
+      start: { ts: '2026-11-02T08:10:00.000Z', value: 110, afterBoundary: true },
+      end: { ts: '2026-11-02T11:10:00.000Z', value: 3, afterBoundary: false },
+      delta: -107,
+      decreases: 1,
+      target: { value: 99, ts: '2026-11-02T00:10:00.000Z' },
+      flags: ['start_after_period_start', 'gap', 'reset'],
+    });
+    const hours = await repository.aggregates(
+      'AAAA0003',
+      '1h',
+      Date.parse('2026-11-01T00:00:00Z'),
+      Date.parse('2026-11-02T10:00:00Z'),
+      ['total_m3'],
+      'UTC',
+      FLOOR,
+    );
+    expect(hours.map((h) => new Date(h.startMs).toISOString())).toEqual([
+      '2026-11-02T08:00:00.000Z',
+      '2026-11-02T09:00:00.000Z',
+    ]);
+    const page = await repository.rawPage(
+      'AAAA0003',
+      Date.parse('2026-11-01T00:00:00Z'),
+      Date.parse('2026-11-02T00:00:00Z'),
+      undefined,
+      undefined,
+      10,
+      FLOOR,
+    );
+    expect(page.map((r) => `${new Date(r.tsUs / 1000).toISOString()} ${r.value}`)).toEqual([
+      '2026-11-01T01:25:00.000Z 101.2',
+    ]);
+  }
+
   it('answers from the real-time part of the aggregate', async () => {
     await expectSameAnswers();
+    await expectHistoryFromFloor();
   });
 
   it('answers the same once the aggregate is materialised', async () => {
     await server.pool.query(`CALL refresh_continuous_aggregate('readings_30m', NULL, NULL)`);
     await expectSameAnswers();
+    await expectHistoryFromFloor();
   });
 });
