@@ -48,11 +48,15 @@ export interface LiveHubOptions {
  * meter → topics → connections. Topics hold their meter sets, read from the database when first subscribed and
  * re-read every `membershipRefreshMs`, so meters that move between societies or groups are followed, and a
  * meter subscription whose meter left the subscriber's tenant is ended. Nothing is parsed while nobody listens.
+ * A reading or event older than its meter's history floor (a late telegram of the meter's previous owner) is
+ * not delivered; the floors come with the same placement reads.
  */
 export class LiveHub {
   private readonly logger = new Logger('LiveHub');
   private readonly topics = new Map<string, Topic>();
   private readonly meterIndex = new Map<string, Set<Topic>>();
+  /** History floors (epoch ms) of the indexed meters that have one. */
+  private readonly historyFloors = new Map<string, number>();
   private readonly subscriber: Redis;
   private readonly readingsChannelPrefix: string;
   private readonly eventsChannelPrefix: string;
@@ -136,17 +140,20 @@ export class LiveHub {
       if (!placement || !canAccessSociety(principal, placement.societyId))
         return { ok: false, notFound: 'meter not found' };
       topicKey = target.key;
+      this.noteFloors([placement]);
       meters = [placement.meterId];
     } else if (target.kind === 'society') {
       if (!canAccessSociety(principal, target.id) || !(await repository.societyExists(target.id)))
         return { ok: false, notFound: 'society not found' };
       topicKey = target.key;
-      meters = (await repository.placementsInSocieties([target.id])).map((p) => p.meterId);
+      meters = this.noteFloors(await repository.placementsInSocieties([target.id])).map((p) => p.meterId);
     } else {
       if (!(await repository.groupExists(target.id))) return { ok: false, notFound: 'meter group not found' };
       scope = principal.societyIds;
       topicKey = `${target.key}@${scope === 'all' ? 'all' : [...scope].sort().join(',')}`;
-      meters = inScope(await repository.placementsInGroups([target.id]), scope).map((p) => p.meterId);
+      meters = this.noteFloors(inScope(await repository.placementsInGroups([target.id]), scope)).map(
+        (p) => p.meterId,
+      );
     }
     let topic = this.topics.get(topicKey);
     if (!topic) {
@@ -193,10 +200,9 @@ export class LiveHub {
     const { repository } = this.options;
     if (byKind.meter.length > 0) {
       const placements = new Map(
-        (await repository.placementsOfMeters(byKind.meter.map((t) => t.target.id as string))).map((p) => [
-          p.meterId,
-          p,
-        ]),
+        this.noteFloors(
+          await repository.placementsOfMeters(byKind.meter.map((t) => t.target.id as string)),
+        ).map((p) => [p.meterId, p]),
       );
       for (const topic of byKind.meter) {
         const placement = placements.get(topic.target.id as string);
@@ -208,8 +214,8 @@ export class LiveHub {
       }
     }
     if (byKind.society.length > 0) {
-      const placements = await repository.placementsInSocieties(
-        byKind.society.map((t) => t.target.id as string),
+      const placements = this.noteFloors(
+        await repository.placementsInSocieties(byKind.society.map((t) => t.target.id as string)),
       );
       for (const topic of byKind.society) {
         if (this.topics.get(topic.key) !== topic) continue;
@@ -224,7 +230,7 @@ export class LiveHub {
       for (const topic of byKind.group) {
         if (this.topics.get(topic.key) !== topic) continue;
         const inGroup = placements.filter((p) => p.groupId === topic.target.id);
-        this.setMeters(topic, new Set(inScope(inGroup, topic.scope).map((p) => p.meterId)));
+        this.setMeters(topic, new Set(this.noteFloors(inScope(inGroup, topic.scope)).map((p) => p.meterId)));
       }
     }
   }
@@ -273,7 +279,10 @@ export class LiveHub {
       if (meters.has(meterId)) continue;
       const topics = this.meterIndex.get(meterId);
       topics?.delete(topic);
-      if (topics?.size === 0) this.meterIndex.delete(meterId);
+      if (topics?.size === 0) {
+        this.meterIndex.delete(meterId);
+        this.historyFloors.delete(meterId);
+      }
     }
     for (const meterId of meters) {
       let topics = this.meterIndex.get(meterId);
@@ -281,6 +290,24 @@ export class LiveHub {
       topics.add(topic);
     }
     topic.meters = meters;
+  }
+
+  /**
+   * Remembers the history floors of placements just read for a topic (the latest read wins; a meter's floor is
+   * forgotten with its last topic); returns them.
+   */
+  private noteFloors(placements: MeterPlacement[]): MeterPlacement[] {
+    for (const placement of placements) {
+      if (placement.historyFromMs === null) this.historyFloors.delete(placement.meterId);
+      else this.historyFloors.set(placement.meterId, placement.historyFromMs);
+    }
+    return placements;
+  }
+
+  /** Whether an item of the meter at `tsMs` is before its history floor (not the current owner's). */
+  private beforeFloor(meterId: string, tsMs: number): boolean {
+    const floorMs = this.historyFloors.get(meterId);
+    return floorMs !== undefined && tsMs < floorMs;
   }
 
   private route(channel: string, payload: string): void {
@@ -300,10 +327,12 @@ export class LiveHub {
     for (const item of items as unknown[]) {
       if (readings && isCachedReading(item)) {
         const topics = this.meterIndex.get(item.meterId);
-        if (topics) for (const subscriber of subscribersOf(topics)) subscriber.deliverReading(item);
+        if (topics && !this.beforeFloor(item.meterId, item.ts))
+          for (const subscriber of subscribersOf(topics)) subscriber.deliverReading(item);
       } else if (!readings && isCachedEvent(item)) {
         const topics = this.meterIndex.get(item.meterId);
-        if (topics) for (const subscriber of subscribersOf(topics)) subscriber.deliverEvent(item);
+        if (topics && !this.beforeFloor(item.meterId, item.ts))
+          for (const subscriber of subscribersOf(topics)) subscriber.deliverEvent(item);
       } else {
         this.options.metrics.liveMessagesMalformed.inc();
       }

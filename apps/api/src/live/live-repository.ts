@@ -8,6 +8,8 @@ export interface MeterPlacement {
   meterId: string;
   societyId: string | null;
   groupId: number;
+  /** The meter's history floor (meters.history_from) in epoch ms: nothing older is delivered. null: none. */
+  historyFromMs: number | null;
 }
 
 export interface Backfill<T> {
@@ -20,6 +22,7 @@ interface PlacementRow {
   meter_id: string;
   society_id: string | null;
   group_id: number;
+  history_from: Date | null;
 }
 
 interface EventRow {
@@ -114,13 +117,14 @@ export class LiveRepository {
 
   private async placements(condition: string, params: unknown[]): Promise<MeterPlacement[]> {
     const result = await this.pool.query<PlacementRow>(
-      `SELECT meter_id, society_id, group_id FROM meters WHERE ${condition}`,
+      `SELECT meter_id, society_id, group_id, history_from FROM meters WHERE ${condition}`,
       params,
     );
     return result.rows.map((row) => ({
       meterId: row.meter_id,
       societyId: row.society_id,
       groupId: row.group_id,
+      historyFromMs: row.history_from?.getTime() ?? null,
     }));
   }
 }

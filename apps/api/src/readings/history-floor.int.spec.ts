@@ -266,6 +266,41 @@ describe('meter history floor', () => {
     await expectOwnHistory(adminB, 'CCCC0002', floor!.getTime());
   });
 
+  it('live updates of a moved meter leave out late readings and events older than its floor', async () => {
+    await historyOfA('CCCC0005');
+    await as(root).patch('/meters/CCCC0005').send({ societyId: societyB }).expect(200);
+    const floorMs = (await floorOf('CCCC0005'))!.getTime();
+    const client = await LiveTestClient.connect(wsUrl, { Authorization: `Bearer ${adminB}` });
+    try {
+      await client.next('authenticated');
+      client.send({ type: 'subscribe', meterId: 'CCCC0005' });
+      await client.next('subscribed');
+      // A telegram of A's time arriving late (a handheld upload, say), in the same batches as B's.
+      const late = reading('CCCC0005', A_FROM + 7 * HOUR, 106);
+      const fresh = reading('CCCC0005', floorMs + 2_000, 8);
+      await harness.readingCache.applyReadings([late, fresh].map(cached), floorMs + 2_000);
+      await harness.readingCache.publishEvents(
+        [late, fresh].map((r) => ({
+          meterId: 'CCCC0005',
+          meterGroup: 'default',
+          kind: 'leak',
+          ts: r.ts.getTime(),
+          details: {},
+        })),
+      );
+      await client.next('update', (m) => m.events.length > 0);
+      const updates = client.messages.filter(
+        (m): m is Extract<ServerMessage, { type: 'update' }> => m.type === 'update',
+      );
+      const freshTs = new Date(floorMs + 2_000).toISOString();
+      expect(updates.flatMap((m) => m.readings)).toMatchObject([{ value: 8, ts: freshTs }]);
+      expect(updates.flatMap((m) => m.events)).toMatchObject([{ kind: 'leak', ts: freshTs }]);
+    } finally {
+      client.socket.close();
+      await client.closed;
+    }
+  });
+
   it('a society registering its own meter again sees its old history', async () => {
     const ids = await historyOfA('CCCC0003');
     await as(adminA).delete('/meters/CCCC0003').expect(204);
