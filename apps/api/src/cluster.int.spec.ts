@@ -7,6 +7,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync, symlinkSync } from 'node:fs';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
+import { hashPassword, UserRepository } from '@hes/auth';
+import { createPool } from '@hes/storage';
 import { buildEntryPoints, createTestDatabase, findFreePortRange, type TestDatabase } from '@hes/testing';
 
 jest.setTimeout(180_000);
@@ -81,9 +83,12 @@ class ApiProcess {
 }
 
 /** GET on a connection of its own, so node:cluster may hand each request to another worker. */
-function getOnNewConnection(url: string): Promise<{ status: number; body: string }> {
+function getOnNewConnection(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolveGet, reject) => {
-    get(url, { agent: false }, (response) => {
+    get(url, { agent: false, headers }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => resolveGet({ status: response.statusCode!, body }));
@@ -137,7 +142,6 @@ describe('API with API_WORKERS=2 (built, separate process)', () => {
     DATABASE_URL: db.url,
     API_PORT: String(port),
     API_WORKERS: '2',
-    API_JWT_SECRET: 'k'.repeat(40),
     LOG_LEVEL: 'info',
     ...overrides,
   });
@@ -161,9 +165,36 @@ describe('API with API_WORKERS=2 (built, separate process)', () => {
     expect(listening.every((l) => l.port === port && l.pid !== api!.pid)).toBe(true);
     const workerPids = new Map(listening.map((l) => [l.worker!, l.pid]));
 
-    for (let i = 0; i < 20; i++) expect((await getOnNewConnection(`${base}/health`)).status).toBe(200);
-    // Each worker counts only its own requests: one answer naming both workers (with all 20 requests between
-    // them) is the primary's sum over the cluster, whichever worker served the scrape.
+    // Without API_JWT_SECRET (development) the primary gives both workers one random secret: a token issued by
+    // one worker is accepted by the other.
+    const pool = createPool(db.url, { max: 1 });
+    try {
+      const users = new UserRepository(pool);
+      const user = await users.create({
+        email: 'admin@example.org',
+        displayName: 'admin',
+        passwordHash: await hashPassword('correct horse battery staple'),
+      });
+      await users.setMembership(user.id, null, 'platform_admin');
+    } finally {
+      await pool.end();
+    }
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ email: 'admin@example.org', password: 'correct horse battery staple' }),
+    });
+    expect(login.status).toBe(200);
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    for (let i = 0; i < 10; i++) {
+      const societies = await getOnNewConnection(`${base}/api/v1/societies`, {
+        authorization: `Bearer ${accessToken}`,
+      });
+      expect(societies.status).toBe(200);
+    }
+    for (let i = 0; i < 9; i++) expect((await getOnNewConnection(`${base}/health`)).status).toBe(200);
+    // Each worker counts only its own requests: one answer naming both workers (with all 20 requests and the
+    // scrape between them) is the primary's sum over the cluster, whichever worker served the scrape.
     const metrics = await getOnNewConnection(`${base}/metrics`);
     expect(metrics.status).toBe(200);
     const counts = workerRequests(metrics.body);
@@ -208,7 +239,6 @@ describe('API with API_WORKERS=2 (built, separate process)', () => {
     api = new ApiProcess(
       environment(port, {
         NODE_ENV: 'production',
-        API_JWT_SECRET: '',
         HES_MASTER_KEY: '0'.repeat(64),
         API_MIGRATE_ON_START: 'false',
       }),

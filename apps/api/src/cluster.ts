@@ -48,6 +48,8 @@ interface WorkerSlot {
 export interface ApiClusterOptions {
   workers: number;
   logger: Logger;
+  /** Variables every worker gets on top of the primary's environment. */
+  workerEnv?: Record<string, string>;
 }
 
 /**
@@ -121,6 +123,7 @@ export class ApiClusterPrimary {
 
   private fork(slot: WorkerSlot): void {
     slot.worker = cluster.fork({
+      ...this.options.workerEnv,
       [WORKER_NUMBER_VARIABLE]: String(slot.number),
       API_MIGRATE_ON_START: 'false',
     });

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { loadConfig, type HesConfig } from '@hes/config';
 import { createPool } from '@hes/storage';
 import pino from 'pino';
@@ -62,7 +63,14 @@ async function serveWorker(options: ServeApiOptions): Promise<void> {
 
 async function servePrimary(config: HesConfig, options: ServeApiOptions): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { app: 'api', role: 'primary' } });
-  const primary = new ApiClusterPrimary({ workers: config.api.workers, logger });
+  const workerEnv: Record<string, string> = {};
+  // One random secret for all workers, or a token issued by one would be refused by the others. Production has
+  // no fallback: each worker refuses to start without API_JWT_SECRET.
+  if (!config.api.jwt.secret && config.nodeEnv !== 'production') {
+    workerEnv.API_JWT_SECRET = randomBytes(32).toString('base64url');
+    logger.warn('API_JWT_SECRET not set: the workers share a random secret, sessions end at restart');
+  }
+  const primary = new ApiClusterPrimary({ workers: config.api.workers, logger, workerEnv });
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.on(signal, () => {
