@@ -19,7 +19,6 @@ import type { TrustProxy, WebSocketConfig } from '@hes/config';
 import type { MeterKeyCipher } from '@hes/keys';
 import { HES_METRICS, type HealthChecks, type HesMetrics } from '@hes/metrics';
 import type Redis from 'ioredis';
-import { LoggerModule } from 'nestjs-pino';
 import type { Pool } from 'pg';
 import { ApiKeyAdminRepository } from './api-keys/api-key-admin.repository';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -32,7 +31,6 @@ import { EventsRepository } from './events/events.repository';
 import { DecryptController } from './decrypt/decrypt.controller';
 import { TelegramDecrypter } from './decrypt/telegram-decrypter';
 import { OperationsController } from './http/health.controller';
-import { requestLogLevel } from './http/request-log';
 import { MeterGroupsController } from './meters/meter-groups.controller';
 import { MeterGroupsRepository } from './meters/meter-groups.repository';
 import { MeterImportController } from './meters/meter-import.controller';
@@ -104,16 +102,6 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [
-        // JSON lines on stdout; request logs carry method and URL only, so credentials never reach the log.
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: deps.logLevel,
-            customLogLevel: requestLogLevel,
-            serializers: {
-              req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
-            },
-          },
-        }),
         ThrottlerModule.forRoot({
           throttlers: rateLimitThrottlers(deps.rateLimits),
           storage: new RedisThrottlerStorage(deps.redis, deps.rateLimitKeyPrefix, {

@@ -1,14 +1,25 @@
+import fastifyMultipart from '@fastify/multipart';
 import { RequestMethod, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { TrustProxy } from '@hes/config';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import pino from 'pino';
 import { ApiModule, type ApiDependencies } from './api.module';
 import { ApiValidationException, validationDetails } from './http/api-error';
 import { ApiExceptionFilter } from './http/api-exception.filter';
+import { logRequests } from './http/request-log';
+import { acceptTextBodies } from './http/text-body';
 
 export const API_PREFIX = 'api/v1';
+
+/** The trust-proxy setting in Fastify's terms, which take the same forms (hops, addresses, subnets, range names). */
+function fastifyTrustProxy(trustProxy: TrustProxy | undefined): boolean | number | string[] {
+  if (trustProxy === undefined) return false;
+  return typeof trustProxy === 'object' ? [...trustProxy] : trustProxy;
+}
 
 /**
  * Builds the API: routes under /api/v1 (health and metrics at the root), OpenAPI at /docs and /docs-json, one
@@ -18,18 +29,24 @@ export const API_PREFIX = 'api/v1';
 export async function createApiApp(
   deps: ApiDependencies,
 ): Promise<{ app: INestApplication; openApi: OpenAPIObject }> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register(deps), {
+  const logger = pino({ level: deps.logLevel });
+  const adapter = new FastifyAdapter({
+    // Client addresses (audit log, rate limits) come from X-Forwarded-For only behind the configured proxies.
+    trustProxy: fastifyTrustProxy(deps.trustProxy),
+    // JSON bodies up to 1 MB: a full decrypt batch (1,000 telegrams of up to 512 hex digits) is about 530 kB.
+    bodyLimit: 1024 * 1024,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.register(deps), adapter, {
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
-  // Client addresses (audit log, rate limits) come from X-Forwarded-For only behind the configured proxies.
-  app.set('trust proxy', deps.trustProxy ?? false);
-  // No ETag: express hashes every response body for it, and readings answers change with every new reading, so
-  // a conditional GET would rarely save anything. No X-Powered-By: it only tells scanners what we run.
-  app.set('etag', false);
-  app.disable('x-powered-by');
-  // JSON bodies up to 1 MB: a full decrypt batch (1,000 telegrams of up to 512 hex digits) is about 530 kB.
-  app.useBodyParser('json', { limit: '1mb' });
+  // Nest's own messages go to the same JSON lines; no per-request logger context (see request-log.ts).
+  app.useLogger(new Logger(new PinoLogger({ pinoHttp: { logger } }), {}));
+  const fastify = app.getHttpAdapter().getInstance();
+  logRequests(fastify, logger);
+  acceptTextBodies(fastify);
+  // Multipart forms (the imports' file uploads) are parsed by the import routes themselves, after authentication,
+  // under each route's own size limit (import-upload.ts).
+  await app.register(fastifyMultipart);
   // Plain WebSocket (RFC 6455) for the live gateway, so any client library can connect; no socket.io protocol.
   // Its connections parse their own frames (LiveConnection), so the adapter's dispatch is given nothing to do.
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));

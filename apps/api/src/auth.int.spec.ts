@@ -3,26 +3,6 @@ import { createUser, login, startHarness, TEST_PASSWORD, type ApiHarness } from 
 
 jest.setTimeout(60_000);
 
-interface RouteInfo {
-  method: string;
-  path: string;
-}
-
-/** Every route Express knows, from the router itself: a route added later is covered without editing the test. */
-function routesOf(harness: ApiHarness): RouteInfo[] {
-  const express = harness.app.getHttpAdapter().getInstance() as {
-    router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
-  };
-  return (
-    express.router.stack
-      // Routes registered for every method at once are Nest's own catch-alls for the prefix (they answer 404).
-      .filter((layer) => layer.route && Object.keys(layer.route.methods).length < 10)
-      .flatMap((layer) =>
-        Object.keys(layer.route!.methods).map((method) => ({ method, path: layer.route!.path })),
-      )
-  );
-}
-
 /** A concrete URL for a route pattern: every parameter gets a well-formed value. */
 function concrete(path: string): string {
   return path.replace(/:meterId/g, '12345678').replace(/:[A-Za-z]+/g, '6f1c1f1e-4a57-4c4b-9f67-1f0cbbd1d5a1');
@@ -156,7 +136,7 @@ describe('API authentication', () => {
   });
 
   it('answers 401 on every route that is not explicitly public', async () => {
-    const routes = routesOf(harness).filter(
+    const routes = harness.routes.filter(
       (route) => route.path.startsWith('/api/v1') || route.path === '/health' || route.path === '/metrics',
     );
     expect(routes.length).toBeGreaterThan(25);
@@ -193,9 +173,7 @@ describe('API authentication', () => {
         Object.keys(operations).map((method) => `${method} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
       ),
     );
-    for (const route of routesOf(harness).filter(
-      (r) => r.path.startsWith('/api/v1') || r.path === '/health',
-    )) {
+    for (const route of harness.routes.filter((r) => r.path.startsWith('/api/v1') || r.path === '/health')) {
       expect(documented).toContain(`${route.method} ${route.path}`);
     }
     await harness.http().get('/docs').expect(200).expect('Content-Type', /html/);
@@ -218,6 +196,23 @@ describe('API authentication', () => {
       .expect(400);
     expect(badJson.body.error.code).toBe('bad_request');
     expect(JSON.stringify(badJson.body)).not.toMatch(/at .*\.js/);
+  });
+
+  it("answers Fastify's own refusals in the error format: unknown route, unsupported media type", async () => {
+    const unknown = await harness.http().get('/api/v1/no-such-route').expect(404);
+    expect(unknown.body.error).toEqual({
+      code: 'not_found',
+      message: 'Cannot GET /api/v1/no-such-route',
+      details: [],
+    });
+    const xml = await harness
+      .http()
+      .post('/api/v1/auth/login')
+      .set('Content-Type', 'application/xml')
+      .send('<login/>')
+      .expect(415);
+    expect(xml.body.error.code).toBe('unsupported_media_type');
+    expect(xml.body.error.details).toEqual([]);
   });
 
   it('serves /health and /metrics without credentials', async () => {

@@ -14,6 +14,7 @@ import { loadConfig, type TrustProxy, type WebSocketConfig } from '@hes/config';
 import { HesMetrics } from '@hes/metrics';
 import { createPool, runMigrations } from '@hes/storage';
 import { createTestDatabase, uniqueName, type TestDatabase } from '@hes/testing';
+import type { FastifyInstance } from 'fastify';
 import Redis from 'ioredis';
 import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
@@ -35,9 +36,18 @@ export interface ApiHarness {
   /** The API's reading cache, under the harness's own key prefix (tests apply readings to it like the decryptor). */
   readingCache: ReadingCache;
   http: () => ReturnType<typeof request>;
+  /** Every route the app registered (HEAD twins of GET routes left out), as Fastify announced them. */
+  routes: HarnessRoute[];
   /** The cipher the API encrypts meter keys with (a random master key per harness). */
   meterKeyCipher: MeterKeyCipher;
   close(): Promise<void>;
+}
+
+export interface HarnessRoute {
+  /** Lower case, as supertest names its methods. */
+  method: string;
+  /** The route's pattern, parameters as `:name`. */
+  path: string;
 }
 
 export interface HarnessOptions {
@@ -101,7 +111,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     },
     commands: options.commands ?? localCommands,
   });
+  const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
+  const routes: HarnessRoute[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method: method.toLowerCase(), path: route.url });
+    }
+  });
   await app.init();
+  // Fastify finishes its routes (their hooks, the content-type parsers) when ready; listen() would do it.
+  await fastify.ready();
   const server = app.getHttpServer();
   return {
     app,
@@ -111,6 +130,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<ApiHar
     readingCache,
     db,
     http: () => request(server),
+    routes,
     meterKeyCipher,
     close: async () => {
       await app.close();

@@ -248,7 +248,7 @@ describe('decrypt service', () => {
     expect(oversized.status).toBe(413);
     expect(oversized.body.error).toEqual({
       code: 'payload_too_large',
-      message: 'request entity too large',
+      message: 'Request body is too large',
       details: [],
     });
   });

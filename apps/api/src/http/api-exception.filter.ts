@@ -23,10 +23,10 @@ const PG_CLIENT_ERRORS: Readonly<Record<string, { status: number; code: string; 
   },
 };
 
-/** The part of Express's response the filter uses. */
-interface JsonResponse {
-  headersSent: boolean;
-  status(code: number): { json(body: unknown): void };
+/** The part of Fastify's reply the filter uses. */
+interface ErrorReply {
+  sent: boolean;
+  status(code: number): { send(body: unknown): void };
 }
 
 function isApiErrorResponse(value: unknown): value is ApiErrorResponse {
@@ -37,12 +37,13 @@ function isApiErrorResponse(value: unknown): value is ApiErrorResponse {
 }
 
 /**
- * The status of an error Express middleware raised for the client's request (http-errors convention, e.g. the
- * body parser's 413 for a body over its limit): a 4xx the raiser marked as safe to show.
+ * The status of an error Fastify or one of its plugins raised about the client's request (a FastifyError with a
+ * 4xx status code, e.g. a multipart form cut short); its message describes the request, not the server.
  */
-function exposedClientErrorStatus(exception: unknown): number | undefined {
-  const { status, expose } = (exception ?? {}) as { status?: unknown; expose?: unknown };
-  return typeof status === 'number' && status >= 400 && status < 500 && expose === true ? status : undefined;
+function fastifyClientErrorStatus(exception: unknown): number | undefined {
+  if (!(exception instanceof Error) || exception.name !== 'FastifyError') return undefined;
+  const { statusCode } = exception as { statusCode?: unknown };
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : undefined;
 }
 
 /**
@@ -55,10 +56,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<JsonResponse>();
+    const reply = host.switchToHttp().getResponse<ErrorReply>();
     const { status, body } = this.translate(exception);
-    if (response.headersSent) return;
-    response.status(status).json(body);
+    if (reply.sent) return;
+    reply.status(status).send(body);
   }
 
   private translate(exception: unknown): { status: number; body: ApiErrorResponse } {
@@ -82,7 +83,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
           : exception.message;
       return { status, body: errorBody(code, text) };
     }
-    const clientStatus = exposedClientErrorStatus(exception);
+    const clientStatus = fastifyClientErrorStatus(exception);
     if (clientStatus !== undefined) {
       const code = ERROR_CODES[clientStatus] ?? 'bad_request';
       return { status: clientStatus, body: errorBody(code, (exception as Error).message) };

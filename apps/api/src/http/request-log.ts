@@ -1,6 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LevelWithSilent } from 'pino';
-import { startTime } from 'pino-http';
+import type { FastifyInstance } from 'fastify';
+import type { Level, Logger } from 'pino';
 
 /** A successful request taking at least this long is logged at info like a failed one. */
 export const SLOW_REQUEST_MS = 500;
@@ -12,14 +11,36 @@ export const SLOW_REQUEST_MS = 500;
  * with LOG_LEVEL=debug), while slow ones, client errors (401, 403, 404, 429, ...) and server errors stay
  * visible at the default level.
  */
-export function requestLogLevel(
-  _request: IncomingMessage,
-  response: ServerResponse & { [startTime]?: number },
-  error?: Error,
-): LevelWithSilent {
-  if (error !== undefined || response.statusCode >= 500) return 'error';
-  if (response.statusCode >= 400) return 'info';
-  const startedMs = response[startTime];
-  if (startedMs !== undefined && Date.now() - startedMs >= SLOW_REQUEST_MS) return 'info';
+export function requestLogLevel(statusCode: number, elapsedMs: number): Level {
+  if (statusCode >= 500) return 'error';
+  if (statusCode >= 400 || elapsedMs >= SLOW_REQUEST_MS) return 'info';
   return 'debug';
+}
+
+/**
+ * One line per answered request at requestLogLevel, and one at error per request the client aborted before its
+ * answer. Lines carry method, URL, status and time only, so credentials (headers, bodies) never reach the log.
+ * Written from Fastify's hooks with the app's logger, without a child logger per request: at the usual levels
+ * a fast success costs a level check and nothing else.
+ */
+export function logRequests(fastify: FastifyInstance, logger: Logger): void {
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const responseTime = reply.elapsedTime;
+    const level = requestLogLevel(reply.statusCode, responseTime);
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
+        {
+          req: { method: request.method, url: request.url },
+          res: { statusCode: reply.statusCode },
+          responseTime: Math.round(responseTime),
+        },
+        'request completed',
+      );
+    }
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request, done) => {
+    logger.error({ req: { method: request.method, url: request.url } }, 'request aborted');
+    done();
+  });
 }

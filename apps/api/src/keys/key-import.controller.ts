@@ -1,5 +1,4 @@
 import {
-  Body,
   Controller,
   HttpCode,
   HttpStatus,
@@ -8,10 +7,7 @@ import {
   Query,
   Req,
   UnprocessableEntityException,
-  UploadedFile,
-  UseInterceptors,
 } from '@nestjs/common';
-import { FileInterceptor } from '@nestjs/platform-express';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -25,32 +21,34 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Roles, type Principal } from '@hes/auth';
-import { IsNotEmpty, IsString } from 'class-validator';
-import type { Request } from 'express';
-import { ApiErrorResponse, ApiValidationException, errorBody } from '../http/api-error';
+import { plainToInstance } from 'class-transformer';
+import { IsNotEmpty, IsString, validate } from 'class-validator';
+import type { FastifyRequest } from 'fastify';
+import { ApiErrorResponse, ApiValidationException, errorBody, validationDetails } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
-import { parseDryRun, readCsvUpload } from '../http/import-upload';
+import { parseDryRun, readCsvUpload, readImportForm } from '../http/import-upload';
 import { parseKeyCsv } from './key-csv';
 import { KEY_WRITERS, KeyImporter, type KeyImportCandidate } from './key-importer';
 import { KemFileError, meterIdOfSerialNumber, readKemFile } from './kem-file';
 import { KeyImportResponse } from './keys.dto';
 import { MeterKeyVault } from './meter-key-vault';
 
-/** The part of multer's file object the imports read (multer keeps uploads in memory by default). */
-interface UploadedKeyFile {
-  buffer: Buffer;
-}
-
 /** Largest import file accepted (CSV or KEM): about 100,000 meters of CSV. */
 export const MAX_KEY_FILE_BYTES = 8 * 1024 * 1024;
-
-const fileUpload = FileInterceptor('file', { limits: { fileSize: MAX_KEY_FILE_BYTES, files: 1 } });
 
 /** The non-file fields of the KEM upload form. */
 class KemImportForm {
   @IsString()
   @IsNotEmpty()
   password!: string;
+}
+
+/** The KEM form's fields, checked like a JSON body (the app's validation pipe does not see multipart fields). */
+async function kemImportForm(fields: Record<string, string>): Promise<KemImportForm> {
+  const form = plainToInstance(KemImportForm, fields);
+  const errors = await validate(form, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) throw new ApiValidationException(validationDetails(errors));
+  return form;
 }
 
 @ApiTags('keys')
@@ -77,7 +75,6 @@ export class KeyImportController {
 
   @Post()
   @HttpCode(HttpStatus.OK)
-  @UseInterceptors(fileUpload)
   @ApiOperation({
     summary: 'Imports meter keys from CSV',
     description:
@@ -97,13 +94,12 @@ export class KeyImportController {
   @ApiOkResponse({ type: KeyImportResponse, description: 'per-row results (row = line number in the file)' })
   async importCsv(
     @CurrentPrincipal() principal: Principal,
-    @Req() request: Request,
+    @Req() request: FastifyRequest,
     @Query('dryRun') dryRunParam: string | undefined,
-    @UploadedFile() file: UploadedKeyFile | undefined,
     @ClientIp() ip?: string,
   ): Promise<KeyImportResponse> {
     const dryRun = parseDryRun(dryRunParam);
-    const content = await readCsvUpload(request, file, MAX_KEY_FILE_BYTES);
+    const content = await readCsvUpload(request, MAX_KEY_FILE_BYTES);
     let candidates: KeyImportCandidate[];
     try {
       candidates = parseKeyCsv(content);
@@ -116,7 +112,6 @@ export class KeyImportController {
 
   @Post('kem')
   @HttpCode(HttpStatus.OK)
-  @UseInterceptors(fileUpload)
   @ApiOperation({
     summary: 'Imports meter keys from a Kamstrup KEM file',
     description:
@@ -139,12 +134,20 @@ export class KeyImportController {
   })
   async importKem(
     @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
     @Query('dryRun') dryRunParam: string | undefined,
-    @UploadedFile() file: UploadedKeyFile | undefined,
-    @Body() form: KemImportForm,
     @ClientIp() ip?: string,
   ): Promise<KeyImportResponse> {
     const dryRun = parseDryRun(dryRunParam);
+    const upload = await readImportForm(request, MAX_KEY_FILE_BYTES);
+    const file = upload?.file;
+    let form: KemImportForm;
+    try {
+      form = await kemImportForm(upload?.fields ?? {});
+    } catch (error) {
+      file?.fill(0);
+      throw error;
+    }
     if (!file) {
       throw new ApiValidationException([
         { field: 'file', message: 'send the KEM file as multipart field "file"' },
@@ -152,7 +155,7 @@ export class KeyImportController {
     }
     let candidates: KeyImportCandidate[];
     try {
-      candidates = readKemFile(file.buffer, form.password).map((meter, index) => ({
+      candidates = readKemFile(file, form.password).map((meter, index) => ({
         row: index + 1,
         meterId: {
           column: meter.serialNumber.element,
@@ -166,7 +169,7 @@ export class KeyImportController {
         throw new UnprocessableEntityException(errorBody(error.code, error.message));
       throw error;
     } finally {
-      file.buffer.fill(0);
+      file.fill(0);
     }
     return this.importer.import(principal, candidates, { dryRun, source: 'kem', ip });
   }

@@ -7,6 +7,7 @@ import { MeterKeyRepository } from '@hes/storage';
 import { zipSync } from 'fflate';
 import { createMeter, createUser, login, startHarness, type ApiHarness } from '../test-harness';
 import { buildKemFile } from './kem-test-files';
+import { MAX_KEY_FILE_BYTES } from './key-import.controller';
 
 jest.setTimeout(60_000);
 
@@ -300,6 +301,35 @@ describe('meter keys API', () => {
     const badDryRun = await as(adminA).csvBody('/keys/import?dryRun=maybe', 'meter_id,key\n');
     expect(badDryRun.body.error.details).toEqual([{ field: 'dryRun', message: 'must be true or false' }]);
     expect((await as(viewerA).csvBody('/keys/import', `meter_id,key\nAAAA0002,${KEY_1}\n`)).status).toBe(403);
+  });
+
+  it('bounds uploads at 8 MB as multipart file or CSV body, and takes one file, in the field file', async () => {
+    const oversized = `meter_id,key\n${'x'.repeat(MAX_KEY_FILE_BYTES)}\n`;
+    const multipart = await as(adminA).upload('/keys/import', Buffer.from(oversized), 'keys.csv');
+    expect(multipart.status).toBe(413);
+    expect(multipart.body.error).toEqual({
+      code: 'payload_too_large',
+      message: 'File too large',
+      details: [],
+    });
+    const body = await as(adminA).csvBody('/keys/import', oversized);
+    expect(body.status).toBe(413);
+    expect(body.body.error.message).toBe(`the file is larger than ${MAX_KEY_FILE_BYTES} bytes`);
+    const wrongField = await harness
+      .http()
+      .post('/api/v1/keys/import')
+      .auth(adminA, { type: 'bearer' })
+      .attach('upload', Buffer.from(`meter_id,key\nAAAA0002,${KEY_1}\n`), 'keys.csv');
+    expect(wrongField.status).toBe(400);
+    expect(wrongField.body.error.message).toBe('Unexpected file field');
+    const twoFiles = await harness
+      .http()
+      .post('/api/v1/keys/import')
+      .auth(adminA, { type: 'bearer' })
+      .attach('file', Buffer.from(`meter_id,key\nAAAA0002,${KEY_1}\n`), 'a.csv')
+      .attach('file', Buffer.from(`meter_id,key\nAAAA0002,${KEY_1}\n`), 'b.csv');
+    expect(twoFiles.status).toBe(400);
+    expect(twoFiles.body.error.message).toBe('Too many files');
   });
 
   it('imports a Kamstrup KEM file, zipped or not, with per-meter results', async () => {

@@ -1,15 +1,4 @@
-import {
-  Controller,
-  HttpCode,
-  HttpStatus,
-  Inject,
-  Post,
-  Query,
-  Req,
-  UploadedFile,
-  UseInterceptors,
-} from '@nestjs/common';
-import { FileInterceptor } from '@nestjs/platform-express';
+import { Controller, HttpCode, HttpStatus, Inject, Post, Query, Req } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -24,7 +13,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Roles, type Principal } from '@hes/auth';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { ApiErrorResponse } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
 import { parseDryRun, readCsvUpload } from '../http/import-upload';
@@ -84,7 +73,6 @@ export class MeterImportController {
 
   @Post()
   @HttpCode(HttpStatus.OK)
-  @UseInterceptors(FileInterceptor('file', { limits: { fileSize: MAX_METER_CSV_BYTES, files: 1 } }))
   @ApiOperation({
     summary: 'Imports meters from CSV',
     description:
@@ -112,13 +100,12 @@ export class MeterImportController {
   @ApiForbiddenResponse({ type: ApiErrorResponse })
   async importCsv(
     @CurrentPrincipal() principal: Principal,
-    @Req() request: Request,
+    @Req() request: FastifyRequest,
     @Query('dryRun') dryRunParam: string | undefined,
-    @UploadedFile() file: { buffer: Buffer } | undefined,
     @ClientIp() ip?: string,
   ): Promise<MeterImportResult> {
     const dryRun = parseDryRun(dryRunParam);
-    const content = await readCsvUpload(request, file, MAX_METER_CSV_BYTES);
+    const content = await readCsvUpload(request, MAX_METER_CSV_BYTES);
     return this.importer.import(principal, parseMeterCsv(content), { dryRun, ip });
   }
 }

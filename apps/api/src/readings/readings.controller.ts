@@ -9,7 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, findInTenantOrNotFound, notFound, type Principal } from '@hes/auth';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { ApiErrorResponse, ApiValidationException } from '../http/api-error';
 import { parseMeterId, UuidParam } from '../http/params';
 import { StructureRepository } from '../structure/structure.repository';
@@ -296,7 +296,7 @@ export class ReadingsController {
     @UuidParam('id') id: string,
     @Query() query: GroupConsumptionQuery,
     @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ): Promise<ConsumptionPage | string> {
     await findInTenantOrNotFound(principal, 'society', () => this.structure.findSociety(principal, id));
     return this.consumptionPage(query, accept, response, (after, limit) =>
@@ -317,7 +317,7 @@ export class ReadingsController {
     @Param('id') id: string,
     @Query() query: GroupConsumptionQuery,
     @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ): Promise<ConsumptionPage | string> {
     if (!/^\d{1,9}$/.test(id))
       throw new ApiValidationException([{ field: 'id', message: 'must be a group id' }]);
@@ -331,7 +331,7 @@ export class ReadingsController {
   private async consumptionPage(
     query: GroupConsumptionQuery,
     accept: string | undefined,
-    response: Response,
+    response: FastifyReply,
     meters: (afterMeterId: string, limit: number) => Promise<string[]>,
   ): Promise<ConsumptionPage | string> {
     const period = consumptionPeriod(query);
