@@ -155,7 +155,10 @@ export class ReadingsRepository {
    * Readings of one meter with from <= ts < to and ts >= historyFrom (the meter's floor), in (ts, quantity,
    * storage, tariff) order, after `after`.
    * The primary key (meter_id, quantity, storage, tariff, ts) with daily partitions/chunks pruned by ts keeps
-   * this to the meter's rows of the days asked for; they are sorted in memory, which is cheap per page.
+   * this to the meter's rows of the days asked for, read from the key alone (it INCLUDEs the other columns read
+   * here); they are sorted in memory, which is cheap per page. After a cursor, the cursor's millisecond is also a
+   * lower bound on ts: implied by the row comparison, but a plain timestamp the planner prunes partitions with, so a
+   * later page of a long period reads only the days from the cursor on instead of every day before it again.
    */
   async rawPage(
     meterId: string,
@@ -177,9 +180,16 @@ export class ReadingsRepository {
       where += ` AND quantity = ANY($${params.length}::text[])`;
     }
     if (after) {
-      params.push(String(after.tsUs), after.quantity, after.storage, after.tariff);
+      params.push(
+        String(after.tsUs),
+        after.quantity,
+        after.storage,
+        after.tariff,
+        new Date(Math.floor(after.tsUs / 1000)),
+      );
       const n = params.length;
-      where += ` AND (ts, quantity, storage, tariff) > (${FROM_US(`$${n - 3}`)}, $${n - 2}, $${n - 1}, $${n})`;
+      where += ` AND (ts, quantity, storage, tariff) > (${FROM_US(`$${n - 4}`)}, $${n - 3}, $${n - 2}, $${n - 1})`;
+      where += ` AND ts >= $${n}`;
     }
     const result = await this.pool.query<RawReadingRow & { tsUs: string }>(
       `SELECT ${US('ts')} AS "tsUs", quantity, storage, tariff, unit, value, source, quality
