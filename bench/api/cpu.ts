@@ -14,13 +14,16 @@ import {
   SLOT_MS,
   startApiServer,
   type ApiServerProcess,
+  type BenchDatabase,
 } from './seed';
 
 /**
  * CPU per request of the API on the two hot GET paths (latest value, one meter one day), measured so that machine
  * load does not enter the figure: the server's own utime + stime (/proc/<pid>/stat, all threads) over a fixed
- * number of requests, divided by that number. A small fresh database (BENCH_METERS meters, 2 days of half-hourly
- * readings, 4 series each) is enough, since per-request work, not the data size, is measured; latency is not.
+ * number of requests, divided by that number, and the same for the PostgreSQL backends of the API's connections
+ * (processes on this machine, so /proc shows them too). A small fresh database (BENCH_METERS meters, 2 days of
+ * half-hourly readings, 4 series each) is enough, since per-request work, not the data size, is measured; latency
+ * is not.
  * `node <compiled>/bench/api/cpu.js`. Env: BENCH_POSTGRES_URL, BENCH_REDIS_URL (default redis://127.0.0.1:6379/10),
  * BENCH_METERS (200), BENCH_REQUESTS (20,000 per path), BENCH_CONNECTIONS (10), LOG_LEVEL (info, as deployed),
  * BENCH_CPU_PROF_DIR (run the server under `node --cpu-prof` and write its profile there).
@@ -42,6 +45,17 @@ function cpuMicros(pid: number): number {
   // The command name (field 2) may contain spaces; fields are counted after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * utime + stime of the PostgreSQL backends of the API's pool (application_name hes-api), in microseconds: the
+ * database's share of a request, which the API process's own figure leaves out.
+ */
+async function apiBackendCpuMicros(database: BenchDatabase): Promise<number> {
+  const backends = await database.pool.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'hes-api'`,
+  );
+  return backends.rows.reduce((total, row) => total + cpuMicros(row.pid), 0);
 }
 
 async function fire(baseUrl: string, token: string, paths: string[], amount: number): Promise<number> {
@@ -94,15 +108,24 @@ async function main(): Promise<void> {
         paths: meters.map((id) => `/api/v1/meters/${id}/readings?from=${dayFrom}&to=${dayTo}`),
       },
     ];
-    const results: Record<string, { requests: number; cpuMicrosPerRequest: number }> = {};
+    const results: Record<
+      string,
+      { requests: number; cpuMicrosPerRequest: number; postgresCpuMicrosPerRequest: number }
+    > = {};
     for (const run of runs) {
       // Warm-up: JIT, connection pools and caches reach their steady state before the counted requests; every
       // path at least once, so that what the API remembers per meter is remembered for all of them.
       await fire(baseUrl, token, run.paths, Math.max(Math.min(5_000, REQUESTS), run.paths.length));
       const before = cpuMicros(server.pid);
+      const postgresBefore = await apiBackendCpuMicros(database);
       const requests = await fire(baseUrl, token, run.paths, REQUESTS);
       const used = cpuMicros(server.pid) - before;
-      results[run.name] = { requests, cpuMicrosPerRequest: Math.round(used / requests) };
+      const postgresUsed = (await apiBackendCpuMicros(database)) - postgresBefore;
+      results[run.name] = {
+        requests,
+        cpuMicrosPerRequest: Math.round(used / requests),
+        postgresCpuMicrosPerRequest: Math.round(postgresUsed / requests),
+      };
     }
     process.stdout.write(
       `${JSON.stringify({ logLevel: LOG_LEVEL, meters: METERS, loadAverage: loadavg().map((l) => Number(l.toFixed(2))), results })}\n`,

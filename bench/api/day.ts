@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Pool } from 'pg';
 import { ReadingsRepository } from '../../apps/api/src/readings/readings.repository';
 import type { LoadPlan, Percentiles, RateResult } from './load';
 import { DAY_MS, loginBenchViewer, meterIdOf, SLOT_MS, startApiServer } from './seed';
@@ -10,7 +11,8 @@ import { DAY_MS, loginBenchViewer, meterIdOf, SLOT_MS, startApiServer } from './
 /**
  * One meter, one day of readings on a database bench/api/main.ts kept (BENCH_KEEP_DATABASE=1), split into the
  * database's share and the API's: (1) ReadingsRepository.rawPage alone, from a pool in this process, open-loop at
- * the rate; (2) the real API over HTTP at the same rate (load.ts), with the API process's CPU per request.
+ * the rate, with the PostgreSQL backends' CPU per query; (2) the real API over HTTP at the same rate (load.ts),
+ * with the API process's CPU per request.
  * The day is the one main.ts asks for (the second-to-last 24 hours of the seeded readings).
  * `node <compiled>/bench/api/day.js`. Env: BENCH_DATABASE_URL (the kept database, required), BENCH_REDIS_URL
  * (default redis://127.0.0.1:6379/11), BENCH_METERS (10,000), BENCH_DAY_RATE (200), BENCH_CONNECTIONS (20),
@@ -23,6 +25,7 @@ const RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const READINGS_PER_DAY = 4 * 48;
+const DATABASE_ALONE_APPLICATION = 'hes-bench-day';
 /** Linux clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -40,17 +43,31 @@ function percentiles(values: number[]): Percentiles {
   return { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: pick(1), mean: Math.round(mean * 10) / 10 };
 }
 
-/** rawPage for `count` meters, one started every 1/RATE s whether or not the earlier ones have finished. */
+/** utime + stime of the PostgreSQL backends serving connections named `applicationName`, in microseconds. */
+async function backendCpuMicros(pool: Pool, applicationName: string): Promise<number> {
+  const backends = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+    [applicationName],
+  );
+  return backends.rows.reduce((total, row) => total + cpuMicros(row.pid), 0);
+}
+
+/**
+ * rawPage for `count` meters, one started every 1/RATE s whether or not the earlier ones have finished:
+ * latency, and the PostgreSQL backends' CPU per query (the pool is full by then, so the same backends throughout).
+ */
 async function databaseAlone(
+  pool: Pool,
   repository: ReadingsRepository,
   meters: string[],
   fromMs: number,
   toMs: number,
-): Promise<Percentiles> {
+  count: number,
+): Promise<{ latencyMs: Percentiles; backendCpuMicrosPerQuery: number }> {
+  const cpuBefore = await backendCpuMicros(pool, DATABASE_ALONE_APPLICATION);
   const latencies: number[] = [];
   const reads: Promise<void>[] = [];
   const started = performance.now();
-  const count = RATE * SECONDS;
   for (let i = 0; i < count; i++) {
     const dueAt = started + (i * 1000) / RATE;
     const wait = dueAt - performance.now();
@@ -66,7 +83,8 @@ async function databaseAlone(
     );
   }
   await Promise.all(reads);
-  return percentiles(latencies);
+  const cpuUsed = (await backendCpuMicros(pool, DATABASE_ALONE_APPLICATION)) - cpuBefore;
+  return { latencyMs: percentiles(latencies), backendCpuMicrosPerQuery: Math.round(cpuUsed / count) };
 }
 
 function runLoad(plan: LoadPlan, workDir: string): Promise<RateResult> {
@@ -87,7 +105,7 @@ function runLoad(plan: LoadPlan, workDir: string): Promise<RateResult> {
 
 async function main(): Promise<void> {
   if (!DATABASE_URL) throw new Error('BENCH_DATABASE_URL (a database bench/api/main.ts kept) is required');
-  const pool = createPool(DATABASE_URL, { max: 10 });
+  const pool = createPool(DATABASE_URL, { max: 10, applicationName: DATABASE_ALONE_APPLICATION });
   const workDir = mkdtempSync(join(tmpdir(), 'hes-bench-day-'));
   try {
     const newest = await pool.query<{ ms: number }>(
@@ -101,8 +119,9 @@ async function main(): Promise<void> {
     const meters = Array.from({ length: METERS }, (_, n) => meterIdOf((n * 7_919) % METERS));
 
     const repository = new ReadingsRepository(pool);
-    await databaseAlone(repository, meters.slice(0, 100), fromMs, toMs);
-    const database = await databaseAlone(repository, meters, fromMs, toMs);
+    // Warm-up: the pool opens its connections and their backends load the catalog.
+    await databaseAlone(pool, repository, meters, fromMs, toMs, 2 * RATE);
+    const database = await databaseAlone(pool, repository, meters, fromMs, toMs, RATE * SECONDS);
 
     const server = await startApiServer({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, logLevel: 'warn' });
     try {
