@@ -166,7 +166,8 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       commands: commandPublisher,
     }));
     (app.getHttpServer() as Server).on('request', () => requestsServed.inc());
-    await app.listen(options.port ?? config.ports.api);
+    // Every interface (IPv6 and IPv4), as with Express; Fastify listens on localhost only unless told otherwise.
+    await app.listen(options.port ?? config.ports.api, '::');
   } catch (error) {
     redis.disconnect();
     await commandPublisher.stop();
