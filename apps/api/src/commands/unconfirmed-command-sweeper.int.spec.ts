@@ -81,6 +81,22 @@ describe('unconfirmed command sweeper', () => {
     expect(await statusOf(stuck)).toMatchObject({ status: 'sent', error: null, sentAt: expect.any(String) });
   });
 
+  it('fails each stuck command once when several API workers sweep at the same moment', async () => {
+    // Every API process (each worker of API_WORKERS) runs a sweeper; each sweep is one UPDATE ... WHERE status =
+    // 'queued', so a row another sweep has just failed is re-checked under its lock and skipped.
+    const stuck = await Promise.all(Array.from({ length: 30 }, () => command('queued', TIMEOUT_MS + 60_000)));
+    const sweepers = [1, 2, 3].map(
+      () =>
+        new UnconfirmedCommandSweeper(new CommandsRepository(harness.pool), {
+          timeoutMs: TIMEOUT_MS,
+          logger: pino({ level: 'silent' }),
+        }),
+    );
+    const failedBySweeper = await Promise.all(sweepers.map((sweeper) => sweeper.sweep()));
+    const failed = failedBySweeper.flatMap((commands) => commands.map((c) => c.id));
+    expect(failed.sort()).toEqual([...stuck].sort());
+  });
+
   it('sweeps on its own timer and stops cleanly', async () => {
     const stuck = await command('queued', 60_000);
     const sweeper = new UnconfirmedCommandSweeper(repository, {
