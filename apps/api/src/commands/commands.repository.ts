@@ -1,6 +1,5 @@
 import { scopeToSocieties, type Principal } from '@hes/auth';
 import type { Pool } from 'pg';
-import { FROM_HISTORY_FLOOR } from '../meters/meters.repository';
 
 export const COMMAND_KINDS = ['read_request', 'connect', 'disconnect', 'set_interval'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
@@ -30,14 +29,13 @@ export interface CommandTarget {
   historyFrom: Date | null;
 }
 
-/** The command columns of `table` (an alias, or meter_commands itself in RETURNING) as MeterCommand fields. */
-const COMMAND_OF = (table: string) =>
-  `${table}.id, ${table}.meter_id AS "meterId", ${table}.society_id AS "societyId", ${table}.kind, ${table}.params,
-  ${table}.status, ${table}.requested_by AS "requestedBy", ${table}.requested_at AS "requestedAt",
-  ${table}.sent_at AS "sentAt", ${table}.error`;
-const COMMAND = COMMAND_OF('meter_commands');
+const COMMAND = `id, meter_id AS "meterId", society_id AS "societyId", kind, params, status,
+  requested_by AS "requestedBy", requested_at AS "requestedAt", sent_at AS "sentAt", error`;
 
-/** Meter commands and their delivery status; reads are scoped to the principal's societies. */
+/**
+ * Meter commands and their delivery status; reads are scoped to the principal's societies (a command carries the
+ * society it was requested in), and a meter's list also to its history floor.
+ */
 export class CommandsRepository {
   constructor(private readonly pool: Pool) {}
 
@@ -103,10 +101,9 @@ export class CommandsRepository {
   }
 
   async find(principal: Principal, id: string): Promise<MeterCommand | undefined> {
-    const scope = scopeToSocieties(principal, 'c.society_id', 2);
+    const scope = scopeToSocieties(principal, 'society_id', 2);
     const result = await this.pool.query<MeterCommand>(
-      `SELECT ${COMMAND_OF('c')} FROM meter_commands c LEFT JOIN meters m ON m.meter_id = c.meter_id
-       WHERE c.id = $1 AND ${scope.sql} AND ${FROM_HISTORY_FLOOR('c.requested_at')}`,
+      `SELECT ${COMMAND} FROM meter_commands WHERE id = $1 AND ${scope.sql}`,
       [id, ...scope.params],
     );
     return result.rows[0];
