@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Pool } from 'pg';
 import type { LoadPlan, RateResult, SequentialResult } from './load';
 import {
   cacheLatestValues,
@@ -15,6 +16,7 @@ import {
   loginBenchViewer,
   METER_SERIES,
   meterIdOf,
+  openBenchDatabase,
   seedMeters,
   seedReadings,
   SLOT_MS,
@@ -31,7 +33,9 @@ import {
  * series), BENCH_HISTORY_DAYS (30 days of hourly billing register before them), BENCH_BEFORE_RUNS (2 runs of the
  * 30-day consumption before the day summaries exist),
  * BENCH_LATEST_RATE (2,000/s), BENCH_LOW_RATE (100/s), BENCH_DAY_RATE (200/s), BENCH_SECONDS (30 per rate run),
- * BENCH_KEEP_DATABASE (1 keeps the database).
+ * BENCH_KEEP_DATABASE (1 keeps the database), BENCH_REUSE_DATABASE (the name of a database an earlier run kept, with
+ * the same BENCH_METERS: skips the ≈ 7-minute seeding and the rollups-only consumption runs, since its day summaries
+ * exist), BENCH_API_WORKERS (API_WORKERS of the API under test, default 1).
  */
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/7';
@@ -46,6 +50,8 @@ const DAY_RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === '1';
+const REUSE_DATABASE = process.env.BENCH_REUSE_DATABASE;
+const API_WORKERS = Number(process.env.BENCH_API_WORKERS ?? 1);
 
 function runLoad<T extends RateResult | SequentialResult>(plan: LoadPlan, workDir: string): Promise<T> {
   const planFile = join(workDir, `plan-${Date.now()}.json`);
@@ -78,41 +84,74 @@ const summary = (timings: number[]) => {
   return `min ${pick(0)} ms, median ${pick(0.5)} ms, max ${pick(1)} ms over ${sorted.length}`;
 };
 
+/** The seeded data: its society and the end of its recent half-hours (the last one starts SLOT_MS before). */
+interface Seeded {
+  societyId: string;
+  endMs: number;
+}
+
+async function seed(pool: Pool): Promise<Seeded> {
+  const endMs = Math.floor(Date.now() / SLOT_MS) * SLOT_MS;
+  const recentFromMs = endMs - SLOTS * SLOT_MS;
+  const historySlots = (HISTORY_DAYS * DAY_MS) / HOUR_MS;
+  const societyId = await seedMeters(pool, METERS);
+  // The billing register's history, hourly (a month of half-hours in four series would be 58M readings); one
+  // meter in a hundred is silent for 30 hours (slots 100-129): the consumption answer flags those gaps.
+  await seedReadings(pool, {
+    meters: METERS,
+    slots: historySlots,
+    slotMs: HOUR_MS,
+    endMs: recentFromMs,
+    series: [{ quantity: 'total_m3', storage: 0, unit: 'm3', valueSql: '100 + n * 0.01 + s * 0.01' }],
+    silentEvery: 100,
+    silentSlots: [100, 129],
+  });
+  // The recent half-hours of all four series; total_m3 goes on rising from where its history ended.
+  await seedReadings(pool, {
+    meters: METERS,
+    slots: SLOTS,
+    endMs,
+    series: METER_SERIES.map((one) =>
+      one.quantity === 'total_m3'
+        ? { ...one, valueSql: `100 + n * 0.01 + ${historySlots * 0.01} + s * 0.005` }
+        : one,
+    ),
+  });
+  await createBenchViewer(pool, societyId);
+  return { societyId, endMs };
+}
+
+/** What seed() made in a kept database: meter 0 reports at minute 0 of every slot, the last one ending at endMs. */
+async function seededBefore(pool: Pool): Promise<Seeded> {
+  const meters = await pool.query<{ count: string }>('SELECT count(*) FROM meters');
+  if (Number(meters.rows[0].count) !== METERS)
+    throw new Error(`BENCH_REUSE_DATABASE has ${meters.rows[0].count} meters, BENCH_METERS is ${METERS}`);
+  const society = await pool.query<{ id: string }>('SELECT id FROM societies');
+  const last = await pool.query<{ ts: Date }>('SELECT max(ts) AS ts FROM readings WHERE meter_id = $1', [
+    meterIdOf(0),
+  ]);
+  return { societyId: society.rows[0].id, endMs: last.rows[0].ts.getTime() + SLOT_MS };
+}
+
 async function main(): Promise<void> {
-  const database = await createBenchDatabase(ADMIN_URL, 'hes_bench_api');
+  const database = REUSE_DATABASE
+    ? openBenchDatabase(ADMIN_URL, REUSE_DATABASE)
+    : await createBenchDatabase(ADMIN_URL, 'hes_bench_api');
   const workDir = mkdtempSync(join(tmpdir(), 'hes-bench-api-'));
   const redis = new Redis(REDIS_URL);
   let server: ApiServerProcess | undefined;
   try {
-    const endMs = Math.floor(Date.now() / SLOT_MS) * SLOT_MS;
-    const recentFromMs = endMs - SLOTS * SLOT_MS;
-    const historySlots = (HISTORY_DAYS * DAY_MS) / HOUR_MS;
-    const societyId = await seedMeters(database.pool, METERS);
-    // The billing register's history, hourly (a month of half-hours in four series would be 58M readings); one
-    // meter in a hundred is silent for 30 hours (slots 100-129): the consumption answer flags those gaps.
-    await seedReadings(database.pool, {
-      meters: METERS,
-      slots: historySlots,
-      slotMs: HOUR_MS,
-      endMs: recentFromMs,
-      series: [{ quantity: 'total_m3', storage: 0, unit: 'm3', valueSql: '100 + n * 0.01 + s * 0.01' }],
-      silentEvery: 100,
-      silentSlots: [100, 129],
-    });
-    // The recent half-hours of all four series; total_m3 goes on rising from where its history ended.
-    await seedReadings(database.pool, {
-      meters: METERS,
-      slots: SLOTS,
-      endMs,
-      series: METER_SERIES.map((one) =>
-        one.quantity === 'total_m3'
-          ? { ...one, valueSql: `100 + n * 0.01 + ${historySlots * 0.01} + s * 0.005` }
-          : one,
-      ),
-    });
+    const { societyId, endMs } = REUSE_DATABASE
+      ? await seededBefore(database.pool)
+      : await seed(database.pool);
     await cacheLatestValues(database.pool, REDIS_URL);
-    await createBenchViewer(database.pool, societyId);
-    server = await startApiServer({ databaseUrl: database.url, redisUrl: REDIS_URL, logLevel: 'warn' });
+    server = await startApiServer({
+      databaseUrl: database.url,
+      redisUrl: REDIS_URL,
+      logLevel: 'warn',
+      workers: API_WORKERS,
+    });
+    log(`API with ${API_WORKERS} worker(s)`);
     const baseUrl = server.baseUrl;
     const token = await loginBenchViewer(baseUrl);
     const meters = shuffled(Array.from({ length: METERS }, (_, n) => meterIdOf(n)));
@@ -172,7 +211,7 @@ async function main(): Promise<void> {
         `society consumption ${periodFrom} - ${periodTo}, ${METERS} meters, ${label}: ${summary(result.timingsMs)}; statuses ${[...new Set(result.statuses)]}, ${result.bytes[0]} bytes`,
       );
     };
-    if (BEFORE_RUNS > 0) await consumption('JSON, 30-minute rollups only', BEFORE_RUNS);
+    if (BEFORE_RUNS > 0 && !REUSE_DATABASE) await consumption('JSON, 30-minute rollups only', BEFORE_RUNS);
     const maintenance = await timed('StorageMaintenance.run (day summaries of the whole history)', () =>
       new StorageMaintenance(database.pool).run(),
     );
@@ -198,7 +237,7 @@ async function main(): Promise<void> {
     await server?.stop();
     await deleteRedisKeys(redis, 'hes:*');
     redis.disconnect();
-    await database.close(KEEP_DATABASE);
+    await database.close(KEEP_DATABASE || REUSE_DATABASE !== undefined);
     rmSync(workDir, { recursive: true, force: true });
   }
 }

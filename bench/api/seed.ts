@@ -66,6 +66,15 @@ export async function createBenchDatabase(adminUrl: string, prefix: string): Pro
   };
 }
 
+/** A database an earlier run kept (BENCH_KEEP_DATABASE=1), opened as it is: close() never drops it. */
+export function openBenchDatabase(adminUrl: string, name: string): BenchDatabase {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const pool = createPool(url.toString(), { max: 4 });
+  log(`database ${name} (reused)`);
+  return { url: url.toString(), pool, close: () => pool.end() };
+}
+
 /** A series every meter reports, its value a SQL expression of `n` (the meter's number) and `s` (the slot). */
 export interface SeededSeries {
   quantity: string;
@@ -268,6 +277,8 @@ export interface ApiServerOptions {
   logLevel: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** API_WORKERS of the server: processes sharing its port (1 by default). */
+  workers?: number;
 }
 
 /**
@@ -282,6 +293,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServerProc
       REDIS_URL: options.redisUrl,
       API_MIGRATE_ON_START: 'false',
       API_RATE_LIMIT_PER_MINUTE: '1000000',
+      API_WORKERS: String(options.workers ?? 1),
       LOG_LEVEL: options.logLevel,
       NODE_ENV: 'development',
     },

@@ -1,22 +1,15 @@
-import { startApi } from '../../apps/api/src/runtime';
+import { serveApi } from '../../apps/api/src/serve';
 
 /**
  * The real API as the bench's system under test, in its own process: configured from the environment like a
- * deployment (DATABASE_URL, REDIS_URL, API_RATE_LIMIT_PER_MINUTE, ...), listening on a free port, which it
- * prints as one JSON line `{"port":n}` on stdout. SIGTERM stops it.
+ * deployment (DATABASE_URL, REDIS_URL, API_RATE_LIMIT_PER_MINUTE, API_WORKERS, ...), listening on a free port
+ * (shared by all workers when API_WORKERS > 1), which it prints as one JSON line `{"port":n}` on stdout.
+ * SIGTERM stops it.
  */
-async function main(): Promise<void> {
-  const api = await startApi({ port: 0 });
-  process.stdout.write(`${JSON.stringify({ port: api.port })}\n`);
-  process.once('SIGTERM', () => {
-    api.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}
-
-main().catch((error: unknown) => {
+serveApi({
+  port: 0,
+  onListening: (port) => process.stdout.write(`${JSON.stringify({ port })}\n`),
+}).catch((error: unknown) => {
   process.stderr.write(`api bench server failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });
