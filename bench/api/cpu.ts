@@ -1,6 +1,5 @@
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import {
   cacheLatestValues,
@@ -14,8 +13,8 @@ import {
   SLOT_MS,
   startApiServer,
   type ApiServerProcess,
-  type BenchDatabase,
 } from './seed';
+import { backendCpuMicros, processCpuMicros } from './measure';
 
 /**
  * CPU per request of the API on the two hot GET paths (latest value, one meter one day), measured so that machine
@@ -36,27 +35,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'info';
 const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
 const SLOTS = 96;
-/** Linux clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** utime + stime of a process in microseconds. */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may contain spaces; fields are counted after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-}
-
-/**
- * utime + stime of the PostgreSQL backends of the API's pool (application_name hes-api), in microseconds: the
- * database's share of a request, which the API process's own figure leaves out.
- */
-async function apiBackendCpuMicros(database: BenchDatabase): Promise<number> {
-  const backends = await database.pool.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'hes-api'`,
-  );
-  return backends.rows.reduce((total, row) => total + cpuMicros(row.pid), 0);
-}
 
 async function fire(baseUrl: string, token: string, paths: string[], amount: number): Promise<number> {
   let next = 0;
@@ -116,11 +94,11 @@ async function main(): Promise<void> {
       // Warm-up: JIT, connection pools and caches reach their steady state before the counted requests; every
       // path at least once, so that what the API remembers per meter is remembered for all of them.
       await fire(baseUrl, token, run.paths, Math.max(Math.min(5_000, REQUESTS), run.paths.length));
-      const before = cpuMicros(server.pid);
-      const postgresBefore = await apiBackendCpuMicros(database);
+      const before = processCpuMicros(server.pid);
+      const postgresBefore = await backendCpuMicros(database.pool, 'hes-api');
       const requests = await fire(baseUrl, token, run.paths, REQUESTS);
-      const used = cpuMicros(server.pid) - before;
-      const postgresUsed = (await apiBackendCpuMicros(database)) - postgresBefore;
+      const used = processCpuMicros(server.pid) - before;
+      const postgresUsed = (await backendCpuMicros(database.pool, 'hes-api')) - postgresBefore;
       results[run.name] = {
         requests,
         cpuMicrosPerRequest: Math.round(used / requests),

@@ -1,11 +1,11 @@
 import { createPool } from '@hes/storage';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { ReadingsRepository } from '../../apps/api/src/readings/readings.repository';
-import type { LoadPlan, Percentiles, RateResult } from './load';
+import type { Percentiles, RateResult } from './load';
+import { backendCpuMicros, percentiles, processCpuMicros, runLoad } from './measure';
 import { DAY_MS, loginBenchViewer, meterIdOf, SLOT_MS, startApiServer } from './seed';
 
 /**
@@ -26,31 +26,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const READINGS_PER_DAY = 4 * 48;
 const DATABASE_ALONE_APPLICATION = 'hes-bench-day';
-/** Linux clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-}
-
-function percentiles(values: number[]): Percentiles {
-  const sorted = Float64Array.from(values).sort();
-  const pick = (q: number) =>
-    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
-  const mean = sorted.reduce((total, value) => total + value, 0) / sorted.length;
-  return { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: pick(1), mean: Math.round(mean * 10) / 10 };
-}
-
-/** utime + stime of the PostgreSQL backends serving connections named `applicationName`, in microseconds. */
-async function backendCpuMicros(pool: Pool, applicationName: string): Promise<number> {
-  const backends = await pool.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
-    [applicationName],
-  );
-  return backends.rows.reduce((total, row) => total + cpuMicros(row.pid), 0);
-}
 
 /**
  * rawPage for `count` meters, one started every 1/RATE s whether or not the earlier ones have finished:
@@ -87,22 +62,6 @@ async function databaseAlone(
   return { latencyMs: percentiles(latencies), backendCpuMicrosPerQuery: Math.round(cpuUsed / count) };
 }
 
-function runLoad(plan: LoadPlan, workDir: string): Promise<RateResult> {
-  const planFile = join(workDir, 'plan.json');
-  writeFileSync(planFile, JSON.stringify(plan));
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [join(__dirname, 'load.js'), planFile],
-      { maxBuffer: 64 << 20 },
-      (error, stdout) => {
-        if (error) reject(error);
-        else resolve(JSON.parse(stdout) as RateResult);
-      },
-    );
-  });
-}
-
 async function main(): Promise<void> {
   if (!DATABASE_URL) throw new Error('BENCH_DATABASE_URL (a database bench/api/main.ts kept) is required');
   const pool = createPool(DATABASE_URL, { max: 10, applicationName: DATABASE_ALONE_APPLICATION });
@@ -136,10 +95,10 @@ async function main(): Promise<void> {
         ratePerSecond: RATE,
         connections: CONNECTIONS,
       } as const;
-      await runLoad({ ...plan, seconds: 5 }, workDir);
-      const cpuBefore = cpuMicros(server.pid);
-      const api = await runLoad({ ...plan, seconds: SECONDS }, workDir);
-      const cpuMicrosPerRequest = Math.round((cpuMicros(server.pid) - cpuBefore) / api.requests);
+      await runLoad<RateResult>({ ...plan, seconds: 5 }, workDir);
+      const cpuBefore = processCpuMicros(server.pid);
+      const api = await runLoad<RateResult>({ ...plan, seconds: SECONDS }, workDir);
+      const cpuMicrosPerRequest = Math.round((processCpuMicros(server.pid) - cpuBefore) / api.requests);
       process.stdout.write(
         `${JSON.stringify({
           day: { from, to },

@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { percentiles } from './measure';
 
 /**
  * Load generator, in a process of its own so it does not share an event loop with the API. Reads a LoadPlan
@@ -53,15 +54,6 @@ export interface SequentialResult {
 
 /** A request without an answer after this long counts as a timeout. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
-  const sorted = Float64Array.from(values).sort();
-  const round = (ms: number) => Math.round(ms * 10) / 10;
-  const pick = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
-  const sum = sorted.reduce((total, value) => total + value, 0);
-  return { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: pick(1), mean: round(sum / sorted.length) };
-}
 
 async function runRate(plan: Extract<LoadPlan, { kind: 'rate' }>): Promise<RateResult> {
   const url = new URL(plan.baseUrl);

@@ -1,11 +1,10 @@
 import { StorageMaintenance } from '@hes/storage';
 import Redis from 'ioredis';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
-import type { LoadPlan, RateResult, SequentialResult } from './load';
+import type { RateResult, SequentialResult } from './load';
 import {
   cacheLatestValues,
   createBenchDatabase,
@@ -24,6 +23,7 @@ import {
   startApiServer,
   type ApiServerProcess,
 } from './seed';
+import { runLoad } from './measure';
 
 /**
  * Readings API benchmark: ~11M readings in a fresh database, the real API in its own process, load from a
@@ -52,22 +52,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === '1';
 const REUSE_DATABASE = process.env.BENCH_REUSE_DATABASE;
 const API_WORKERS = Number(process.env.BENCH_API_WORKERS ?? 1);
-
-function runLoad<T extends RateResult | SequentialResult>(plan: LoadPlan, workDir: string): Promise<T> {
-  const planFile = join(workDir, `plan-${Date.now()}.json`);
-  writeFileSync(planFile, JSON.stringify(plan));
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [join(__dirname, 'load.js'), planFile],
-      { maxBuffer: 64 << 20 },
-      (error, stdout) => {
-        if (error) reject(error);
-        else resolve(JSON.parse(stdout) as T);
-      },
-    );
-  });
-}
 
 function shuffled<T>(items: T[]): T[] {
   const copy = [...items];

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LoadPlan, RateResult } from './load';
+import type { RateResult } from './load';
 import {
   cacheLatestValues,
   log,
@@ -12,6 +11,7 @@ import {
   startApiServer,
   type ApiServerProcess,
 } from './seed';
+import { processTreeCpuMicros, runLoad } from './measure';
 
 /**
  * GET /meters/{id}/latest at a fixed rate against the API with API_WORKERS 1 and N, alternated, on a database
@@ -29,34 +29,6 @@ const RATE = Number(process.env.BENCH_LATEST_RATE ?? 2_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WORKERS = Number(process.env.BENCH_API_WORKERS ?? 2);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 2);
-/** Linux clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** utime + stime of `pid` and its children (a cluster primary's workers), in microseconds. */
-function treeCpuMicros(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
-  return [pid, ...children.map(Number)].reduce((total, one) => {
-    const stat = readFileSync(`/proc/${one}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return total + ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-  }, 0);
-}
-
-function runLoad(plan: LoadPlan, workDir: string): Promise<RateResult> {
-  const planFile = join(workDir, `plan-${Date.now()}.json`);
-  writeFileSync(planFile, JSON.stringify(plan));
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [join(__dirname, 'load.js'), planFile],
-      { maxBuffer: 64 << 20 },
-      (error, stdout) => {
-        if (error) reject(error);
-        else resolve(JSON.parse(stdout) as RateResult);
-      },
-    );
-  });
-}
 
 async function measure(databaseUrl: string, workers: number, workDir: string): Promise<void> {
   const server: ApiServerProcess = await startApiServer({
@@ -69,11 +41,11 @@ async function measure(databaseUrl: string, workers: number, workDir: string): P
     const token = await loginBenchViewer(server.baseUrl);
     const paths = Array.from({ length: METERS }, (_, n) => `/api/v1/meters/${meterIdOf(n)}/latest`);
     const plan = { kind: 'rate', baseUrl: server.baseUrl, token, paths, connections: 50 } as const;
-    await runLoad({ ...plan, ratePerSecond: 500, seconds: 5 }, workDir);
+    await runLoad<RateResult>({ ...plan, ratePerSecond: 500, seconds: 5 }, workDir);
     const load = loadavg()[0].toFixed(1);
-    const cpuBefore = treeCpuMicros(server.pid);
-    const result = await runLoad({ ...plan, ratePerSecond: RATE, seconds: SECONDS }, workDir);
-    const cpuPerRequest = (treeCpuMicros(server.pid) - cpuBefore) / result.requests;
+    const cpuBefore = processTreeCpuMicros(server.pid);
+    const result = await runLoad<RateResult>({ ...plan, ratePerSecond: RATE, seconds: SECONDS }, workDir);
+    const cpuPerRequest = (processTreeCpuMicros(server.pid) - cpuBefore) / result.requests;
     log(
       `API_WORKERS=${workers}, latest at ${RATE}/s for ${SECONDS} s (load average ${load} before): ` +
         `${cpuPerRequest.toFixed(0)} µs CPU/request; ${JSON.stringify(result)}`,

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './pool';
 import type { StorageDialect } from './dialect';
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
@@ -158,7 +159,7 @@ export class DailySummaryRefresher {
   }
 
   private async summariseDays(fromMs: number, untilMs: number): Promise<void> {
-    await this.transaction(async (client) => {
+    await inTransaction(this.pool, async (client) => {
       const range = [new Date(fromMs), new Date(untilMs)];
       await client.query(`DELETE FROM readings_1d WHERE day >= $1 AND day < $2`, range);
       await client.query(SUMMARISE_DAYS, range);
@@ -175,7 +176,7 @@ export class DailySummaryRefresher {
    * `newDaysFromMs` on were summarised whole by this run after the snapshot was read: they are only removed.
    */
   private async clearPending(snapshot: readonly PendingPair[], newDaysFromMs: number): Promise<number> {
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       const locked = await client.query<{ meter_id: string; day: Date }>(
         `SELECT p.meter_id, p.day
          FROM readings_1d_pending p
@@ -205,20 +206,5 @@ export class DailySummaryRefresher {
       );
       return locked.rows.length;
     });
-  }
-
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
   }
 }

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 
 export interface PoolOptions {
   /** Maximum connections; 1 for the single-session PGlite test server. */
@@ -17,4 +17,23 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Pool
     process.emitWarning(`idle PostgreSQL connection failed: ${error.message}`);
   });
   return pool;
+}
+
+/**
+ * Runs `work` on one connection of `pool` inside BEGIN ... COMMIT and returns its result; ROLLBACK if it throws
+ * (the error is rethrown), and the connection goes back to the pool either way.
+ */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
 }

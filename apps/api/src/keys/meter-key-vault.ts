@@ -1,7 +1,7 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 import { AuditLog, scopeToSocieties, type AuditEntry, type Principal } from '@hes/auth';
 import { MeterKeyCipher, MeterKeyDecryptionError, METER_KEY_BYTES } from '@hes/keys';
-import { MeterKeyRepository } from '@hes/storage';
+import { inTransaction, MeterKeyRepository } from '@hes/storage';
 import type { Pool } from 'pg';
 
 /** What the API tells about a stored key: never the key itself. */
@@ -68,9 +68,7 @@ export class MeterKeyVault {
   ): Promise<Map<string, MeterKeyInfo>> {
     const cipher = this.requireCipher();
     const encrypted = keys.map(({ meterId, key }) => ({ meterId, ...cipher.encrypt(meterId, key) }));
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const stored = await this.repository.storeMany(encrypted, client);
       const infos = new Map<string, MeterKeyInfo>(
         stored.map((row) => [
@@ -85,14 +83,8 @@ export class MeterKeyVault {
           return auditOf(meterId, info);
         }),
       );
-      await client.query('COMMIT');
       return infos;
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async info(meterId: string): Promise<MeterKeyInfo | undefined> {

@@ -1,5 +1,5 @@
 import { AuditLog, actorOf, canAccessSociety, roleIn, scopeToSocieties, type Principal } from '@hes/auth';
-import { DEFAULT_METER_GROUP_ID } from '@hes/storage';
+import { DEFAULT_METER_GROUP_ID, inTransaction } from '@hes/storage';
 import type { Pool } from 'pg';
 import type { MeterCsvColumn, MeterCsvRow, MeterImportError, ParsedMeterCsv } from './meter-csv';
 
@@ -194,9 +194,7 @@ export class MeterImporter {
   ): Promise<PlannedRow[]> {
     const creates = planned.filter((plan) => plan.action === 'created');
     const updates = planned.filter((plan) => plan.action === 'updated');
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const created = creates.length === 0 ? new Set<string>() : await insertMeters(client, creates);
       const updated = updates.length === 0 ? new Set<string>() : await updateMeters(client, updates);
       const imported: PlannedRow[] = [];
@@ -227,14 +225,8 @@ export class MeterImporter {
         },
         ip: audit.ip,
       });
-      await client.query('COMMIT');
       return imported;
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import { AuditLog, type AuditEntry, type Role, type SocietyRole, type UserRecord } from '@hes/auth';
-import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '@hes/storage';
+import type { Pool } from 'pg';
 
 /** Where an invitation stands: only a pending one can be accepted or revoked. */
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
@@ -57,7 +58,7 @@ export class InvitationsRepository {
     },
     audit: Omit<AuditEntry, 'target'>,
   ): Promise<InvitationRecord> {
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       const email = invitation.email.toLowerCase();
       await client.query(
         `UPDATE invitations SET revoked_at = now()
@@ -126,7 +127,7 @@ export class InvitationsRepository {
     tokenHash: string,
     acceptance: Acceptance,
   ): Promise<{ invitation: InvitationRecord; userId: string }> {
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       const locked = await client.query<InvitationRecord>(
         `SELECT ${COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE`,
         [tokenHash],
@@ -195,20 +196,5 @@ export class InvitationsRepository {
       }
       return { invitation: accepted.rows[0], userId: user.id };
     });
-  }
-
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
   }
 }
