@@ -17,6 +17,7 @@ import { createApiApp } from './app';
 import { KafkaCommandPublisher } from './commands/command-publisher';
 import { CommandsRepository } from './commands/commands.repository';
 import { UnconfirmedCommandSweeper, commandConfirmTimeoutMs } from './commands/unconfirmed-command-sweeper';
+import { anyInterfaceHost } from './http/listen-host';
 
 export interface ApiRuntimeOptions {
   /** Environment to configure from; process.env by default. */
@@ -166,8 +167,7 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       commands: commandPublisher,
     }));
     (app.getHttpServer() as Server).on('request', () => requestsServed.inc());
-    // Every interface (IPv6 and IPv4), as with Express; Fastify listens on localhost only unless told otherwise.
-    await app.listen(options.port ?? config.ports.api, '::');
+    await app.listen(options.port ?? config.ports.api, anyInterfaceHost());
   } catch (error) {
     redis.disconnect();
     await commandPublisher.stop();
