@@ -11,6 +11,7 @@ import { ApiModule, type ApiDependencies } from './api.module';
 import { ApiValidationException, validationDetails } from './http/api-error';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { logRequests } from './http/request-log';
+import { recordRequestMetrics } from './http/request-metrics';
 import { acceptTextBodies } from './http/text-body';
 
 export const API_PREFIX = 'api/v1';
@@ -43,6 +44,7 @@ export async function createApiApp(
   app.useLogger(new Logger(new PinoLogger({ pinoHttp: { logger } }), {}));
   const fastify = app.getHttpAdapter().getInstance();
   logRequests(fastify, logger);
+  recordRequestMetrics(fastify, deps.metrics.registry);
   acceptTextBodies(fastify);
   // Multipart forms (the imports' file uploads) are parsed by the import routes themselves, after authentication,
   // under each route's own size limit (import-upload.ts).
