@@ -19,7 +19,12 @@ export const DAY_MS = 86_400_000;
 const METERS_PER_STATEMENT = 1_000;
 const BENCH_USER = { email: 'bench@example.org', password: 'bench password, not a secret' };
 
-export const meterIdOf = (n: number) => `B3${n.toString(16).toUpperCase().padStart(6, '0')}`;
+/**
+ * The id of bench meter `n`: a two-character prefix and n in 6 hex digits. bench/ws uses a prefix of its own: Redis
+ * pub/sub channels are shared by all database numbers, so its meters must not be bench/api's.
+ */
+export const meterIdOf = (n: number, prefix = 'B3') =>
+  `${prefix}${n.toString(16).toUpperCase().padStart(6, '0')}`;
 
 /** One line on stdout with the time and the machine's load average (the benches share a 2-core machine). */
 export function log(message: string): void {
@@ -116,15 +121,15 @@ export interface SeededMeters extends SeededReadings {
   societyId: string;
 }
 
-/** One society with `meters` meters (meterIdOf(0 .. meters - 1)); returns the society's id. */
-export async function seedMeters(pool: Pool, meters: number): Promise<string> {
+/** One society with `meters` meters (meterIdOf(0 .. meters - 1, prefix)); returns the society's id. */
+export async function seedMeters(pool: Pool, meters: number, prefix = 'B3'): Promise<string> {
   const societyId = (
     await pool.query<{ id: string }>(`INSERT INTO societies (name) VALUES ('bench') RETURNING id`)
   ).rows[0].id;
   await pool.query(
     `INSERT INTO meters (meter_id, manufacturer, device_type, version, society_id)
-     SELECT 'B3' || upper(lpad(to_hex(n), 6, '0')), 'KAM', 22, 27, $1 FROM generate_series(0, $2::int - 1) AS n`,
-    [societyId, meters],
+     SELECT $3 || upper(lpad(to_hex(n), 6, '0')), 'KAM', 22, 27, $1 FROM generate_series(0, $2::int - 1) AS n`,
+    [societyId, meters, prefix],
   );
   return societyId;
 }

@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
+import { meterIdOf, seedMeters } from '../api/seed';
 
 /**
  * Live gateway benchmark: the real API (dist/apps/api/src/main.js) in its own process, BENCH_CLIENTS WebSocket
@@ -33,7 +34,8 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const PASSWORD = 'bench password, not a secret';
 
-const meterIdOf = (n: number) => `B6${n.toString(16).toUpperCase().padStart(6, '0')}`;
+/** bench/ws's own meter id prefix (see meterIdOf). */
+const METER_PREFIX = 'B6';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function log(message: string): void {
@@ -111,7 +113,7 @@ async function publish(
     for (let i = 0; i < perTick; i++) {
       const n = next.meter++ % METERS;
       batch.push({
-        meterId: meterIdOf(n),
+        meterId: meterIdOf(n, METER_PREFIX),
         meterGroup: 'bench',
         quantity: 'total_m3',
         unit: 'm3',
@@ -152,14 +154,7 @@ async function main(): Promise<void> {
       `database ${databaseName}; ${CLIENTS} clients (${DASHBOARDS} on the whole society), ${METERS} meters`,
     );
     await runMigrations(pool, { dialect: 'postgres' });
-    const societyId = (
-      await pool.query<{ id: string }>(`INSERT INTO societies (name) VALUES ('bench') RETURNING id`)
-    ).rows[0].id;
-    await pool.query(
-      `INSERT INTO meters (meter_id, manufacturer, device_type, version, society_id)
-       SELECT 'B6' || upper(lpad(to_hex(n), 6, '0')), 'KAM', 22, 27, $1 FROM generate_series(0, $2::int - 1) AS n`,
-      [societyId, METERS],
-    );
+    const societyId = await seedMeters(pool, METERS, METER_PREFIX);
     const users = new UserRepository(pool);
     const user = await users.create({
       email: 'bench@example.org',
@@ -197,7 +192,7 @@ async function main(): Promise<void> {
     }));
     // Every meter followed by at least one client and every client following at least one meter.
     for (let i = 0; i < Math.max(METERS, meterClients); i++)
-      plans[i % meterClients].meterIds!.push(meterIdOf(i % METERS));
+      plans[i % meterClients].meterIds!.push(meterIdOf(i % METERS, METER_PREFIX));
     for (let i = 0; i < DASHBOARDS; i++) plans.push({ societyId });
     const clients = spawn(
       process.execPath,
