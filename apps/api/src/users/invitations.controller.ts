@@ -38,13 +38,13 @@ import {
   hashInvitationToken,
   hashPassword,
   notFound,
-  requireSocietyRole,
   verifyPassword,
   type Principal,
 } from '@hes/auth';
 import { ApiErrorResponse, errorBody } from '../http/api-error';
 import { ClientIp } from '../http/client-ip';
 import { UuidParam } from '../http/params';
+import { requireSocietyAdmin } from './society-admin';
 import { UserAdminRepository } from './user-admin.repository';
 import {
   AcceptedInvitationResponse,
@@ -93,7 +93,7 @@ export class SocietyInvitationsController {
     @Body() body: CreateInvitationRequest,
     @ClientIp() ip?: string,
   ): Promise<CreatedInvitationResponse> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     const token = generateInvitationToken();
     const email = body.email.toLowerCase();
     const invitation = await this.invitations.create(
@@ -123,7 +123,7 @@ export class SocietyInvitationsController {
     @CurrentPrincipal() principal: Principal,
     @UuidParam('id') societyId: string,
   ): Promise<InvitationResponse[]> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     const now = new Date();
     return (await this.invitations.listBySociety(societyId)).map((invitation) =>
       InvitationResponse.of(invitation, now),
@@ -140,7 +140,7 @@ export class SocietyInvitationsController {
     @UuidParam('invitationId') invitationId: string,
     @ClientIp() ip?: string,
   ): Promise<void> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     const invitation = await this.invitations.findInSociety(societyId, invitationId);
     if (!invitation) throw notFound('invitation');
     if (invitation.acceptedAt !== null) {
@@ -156,12 +156,6 @@ export class SocietyInvitationsController {
         ip,
       });
     }
-  }
-
-  /** 404 for a society outside the caller's tenancy (or that does not exist), 403 for a non-admin member. */
-  private async requireAdmin(principal: Principal, societyId: string): Promise<void> {
-    requireSocietyRole(principal, societyId, ['society_admin']);
-    if (!(await this.users.societyExists(societyId))) throw notFound('society');
   }
 }
 

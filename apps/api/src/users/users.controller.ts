@@ -26,7 +26,6 @@ import {
   actorOf,
   hashPassword,
   notFound,
-  requireSocietyRole,
   Roles,
   type Principal,
   type SocietyRole,
@@ -35,6 +34,7 @@ import type { Pool } from 'pg';
 import { ClientIp } from '../http/client-ip';
 import { UuidParam } from '../http/params';
 import { PG_POOL } from '../tokens';
+import { requireSocietyAdmin } from './society-admin';
 import { UserAdminRepository } from './user-admin.repository';
 import {
   AddMemberRequest,
@@ -185,7 +185,7 @@ export class SocietyMembersController {
     @CurrentPrincipal() principal: Principal,
     @UuidParam('id') societyId: string,
   ): Promise<MemberResponse[]> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     return (await this.users.members(societyId)).map(MemberResponse.of);
   }
 
@@ -204,7 +204,7 @@ export class SocietyMembersController {
     @Body() body: AddMemberRequest,
     @ClientIp() ip?: string,
   ): Promise<MemberResponse> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     if (!(await this.users.findById(body.userId))) throw notFound('user');
     await this.setRole(principal, societyId, body.userId, body.role, ip);
     return MemberResponse.of((await this.users.member(societyId, body.userId))!);
@@ -219,7 +219,7 @@ export class SocietyMembersController {
     @Body() body: SetRoleRequest,
     @ClientIp() ip?: string,
   ): Promise<MemberResponse> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     if (!(await this.users.member(societyId, userId))) throw notFound('member');
     await this.setRole(principal, societyId, userId, body.role, ip);
     return MemberResponse.of((await this.users.member(societyId, userId))!);
@@ -234,7 +234,7 @@ export class SocietyMembersController {
     @UuidParam('userId') userId: string,
     @ClientIp() ip?: string,
   ): Promise<void> {
-    await this.requireAdmin(principal, societyId);
+    await requireSocietyAdmin(this.users, principal, societyId);
     const previous = await this.users.removeMembership(userId, societyId);
     if (previous === undefined) throw notFound('member');
     await this.audit.write({
@@ -265,12 +265,5 @@ export class SocietyMembersController {
         ip,
       });
     }
-  }
-
-  /** 404 for a society outside the caller's tenancy (or that does not exist), 403 for a non-admin member. */
-  private async requireAdmin(principal: Principal, societyId: string): Promise<void> {
-    requireSocietyRole(principal, societyId, ['society_admin']);
-    const exists = await this.users.societyExists(societyId);
-    if (!exists) throw notFound('society');
   }
 }
