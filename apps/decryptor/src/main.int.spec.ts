@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Pool } from 'pg';
+import { createPool } from '@hes/storage';
 import { buildEntryPoints, findFreePortRange } from '@hes/testing';
 import { kamstrupTelegram, meterKey } from '../test/telegrams';
 import {
@@ -75,7 +75,7 @@ describe('decryptor main (built, separate process)', () => {
     const telegram = kamstrupTelegram({ meterId: '70000007', key: KEY, volumeM3: 42.125 });
     await produceEnvelopes(environment, [envelope('70000007', telegram, Date.UTC(2026, 10, 22, 9))]);
 
-    const db = new Pool({ connectionString: environment.database.url, max: 1 });
+    const db = createPool(environment.database.url, { max: 1 });
     try {
       await waitUntil('the reading', async () => {
         const rows = await db.query<{ value: number }>(

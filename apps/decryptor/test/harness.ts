@@ -17,7 +17,7 @@ import {
   decodeReadings,
 } from '@hes/messaging';
 import { HesMetrics } from '@hes/metrics';
-import { MeterKeyRepository, MeterRepository, runMigrations } from '@hes/storage';
+import { MeterKeyRepository, MeterRepository, createPool, runMigrations } from '@hes/storage';
 import { TestDatabase, createTestDatabase, uniqueName, uniqueTopicName } from '@hes/testing';
 import { Decryptor } from '../src/decryptor';
 import { DecryptorSettings, loadDecryptorSettings } from '../src/decryptor-settings';
@@ -124,7 +124,7 @@ export interface TestMeter {
 
 /** Registers meters (and their encrypted keys) as an operator would. */
 export async function registerMeters(environment: TestEnvironment, meters: TestMeter[]): Promise<void> {
-  const pool = new Pool({ connectionString: environment.database.url, max: 1 });
+  const pool = createPool(environment.database.url, { max: 1 });
   try {
     const registry = new MeterRepository(pool);
     const keys = new MeterKeyRepository(pool);
@@ -157,7 +157,7 @@ export async function createMeterTestBed(
 ): Promise<MeterTestBed> {
   const environment = await createTestEnvironment(overrides);
   await registerMeters(environment, meters);
-  const db = new Pool({ connectionString: environment.database.url, max: 2 });
+  const db = createPool(environment.database.url, { max: 2 });
   return {
     environment,
     db,

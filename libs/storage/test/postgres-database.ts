@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
+import { createPool } from '../src/pool';
 
 /** The shared local PostgreSQL 15 server (trust auth); override with TEST_POSTGRES_URL. */
 export const TEST_POSTGRES_URL =
@@ -33,7 +34,7 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE "${name}"`));
   const url = withDatabase(TEST_POSTGRES_URL, name);
-  const pool = new Pool({ connectionString: url, max: 4 });
+  const pool = createPool(url, { max: 4 });
   return {
     name,
     url,
