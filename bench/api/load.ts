@@ -23,6 +23,12 @@ export type LoadPlan =
       ratePerSecond: number;
       connections: number;
       seconds: number;
+      /**
+       * Seconds of the same load sent first and not measured, on the same connections and in the same process:
+       * they open the connections and warm this process's code and the server's, which a separate warm-up process
+       * did not do for the measured one (its first second had 20 ms stalls while its 50 connections opened).
+       */
+      warmupSeconds?: number;
     }
   | { kind: 'sequential'; baseUrl: string; token: string; paths: string[]; repeat: number; accept?: string };
 
@@ -42,6 +48,16 @@ export interface RateResult {
   requestsPerSecond: number;
   /** Due instant -> response complete, ms with 0.1 ms resolution. */
   latencyMs: Percentiles;
+  /**
+   * Handed to the HTTP client -> response complete: latencyMs without this process's own lateness (dispatchLagMs),
+   * what a client that sent on time would have seen.
+   */
+  responseMs: Percentiles;
+  /**
+   * The largest latencyMs of each second of the run, in order: whether the tail is spread over the run or sits in
+   * a few stalls (or at the start, while connections open).
+   */
+  maxBySecondMs: number[];
   /** Due instant -> handed to the HTTP client: how late this process itself was (its timers, its own load). */
   dispatchLagMs: Percentiles;
 }
@@ -60,14 +76,18 @@ async function runRate(plan: Extract<LoadPlan, { kind: 'rate' }>): Promise<RateR
   const agent = new Agent({ keepAlive: true, maxSockets: plan.connections });
   const headers = { authorization: `Bearer ${plan.token}` };
   const intervalMs = 1000 / plan.ratePerSecond;
-  const total = Math.round(plan.ratePerSecond * plan.seconds);
+  const warmupMs = (plan.warmupSeconds ?? 0) * 1000;
+  const total = Math.round((plan.ratePerSecond * (warmupMs + plan.seconds * 1000)) / 1000);
   const latencies: number[] = [];
+  const maxBySecond = new Array<number>(Math.ceil(plan.seconds)).fill(0);
+  const responses: number[] = [];
   const lags: number[] = [];
   const result = { requests: 0, non2xx: 0, errors: 0, timeouts: 0 };
   const inFlight = new Set<Promise<void>>();
 
-  const send = (path: string, dueAt: number) => {
-    lags.push(performance.now() - dueAt);
+  const send = (path: string, dueAt: number, measured: boolean) => {
+    const sentAt = performance.now();
+    if (measured) lags.push(sentAt - dueAt);
     const done = new Promise<void>((resolve) => {
       let timedOut = false;
       const outgoing = request(
@@ -75,24 +95,29 @@ async function runRate(plan: Extract<LoadPlan, { kind: 'rate' }>): Promise<RateR
         (response) => {
           response.on('data', () => undefined);
           response.on('end', () => {
-            latencies.push(performance.now() - dueAt);
+            if (!measured) return;
+            const doneAt = performance.now();
+            latencies.push(doneAt - dueAt);
+            const second = Math.min(maxBySecond.length - 1, Math.floor((dueAt - measuredFrom) / 1000));
+            maxBySecond[second] = Math.max(maxBySecond[second], Math.round((doneAt - dueAt) * 10) / 10);
+            responses.push(doneAt - sentAt);
             result.requests++;
             if (response.statusCode === undefined || response.statusCode < 200 || response.statusCode > 299) {
               result.non2xx++;
             }
           });
           response.on('error', () => {
-            result.errors++;
+            if (measured) result.errors++;
           });
         },
       );
       outgoing.on('timeout', () => {
         timedOut = true;
-        result.timeouts++;
+        if (measured) result.timeouts++;
         outgoing.destroy();
       });
       outgoing.on('error', () => {
-        if (!timedOut) result.errors++;
+        if (!timedOut && measured) result.errors++;
       });
       // Emitted once the response is complete or the request failed, whichever way.
       outgoing.on('close', resolve);
@@ -103,12 +128,14 @@ async function runRate(plan: Extract<LoadPlan, { kind: 'rate' }>): Promise<RateR
   };
 
   const started = performance.now();
+  const measuredFrom = started + warmupMs;
   let sent = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
       // Every request due by now goes out, so a late timer sends a catch-up batch instead of lowering the rate.
       while (sent < total && started + sent * intervalMs <= performance.now()) {
-        send(plan.paths[sent % plan.paths.length], started + sent * intervalMs);
+        const dueAt = started + sent * intervalMs;
+        send(plan.paths[sent % plan.paths.length], dueAt, dueAt >= measuredFrom);
         sent++;
       }
       if (sent < total) setTimeout(tick, Math.max(0, started + sent * intervalMs - performance.now()));
@@ -117,12 +144,14 @@ async function runRate(plan: Extract<LoadPlan, { kind: 'rate' }>): Promise<RateR
     tick();
   });
   await Promise.all(inFlight);
-  const elapsedSeconds = (performance.now() - started) / 1000;
+  const elapsedSeconds = (performance.now() - measuredFrom) / 1000;
   agent.destroy();
   return {
     ...result,
     requestsPerSecond: Math.round((result.requests / elapsedSeconds) * 10) / 10,
     latencyMs: percentiles(latencies),
+    responseMs: percentiles(responses),
+    maxBySecondMs: maxBySecond,
     dispatchLagMs: percentiles(lags),
   };
 }

@@ -33,6 +33,7 @@ import { runLoad } from './measure';
  * series), BENCH_HISTORY_DAYS (30 days of hourly billing register before them), BENCH_BEFORE_RUNS (2 runs of the
  * 30-day consumption before the day summaries exist),
  * BENCH_LATEST_RATE (2,000/s), BENCH_LOW_RATE (100/s), BENCH_DAY_RATE (200/s), BENCH_SECONDS (30 per rate run),
+ * BENCH_WARMUP_SECONDS (5 unmeasured seconds of the same load before each rate run),
  * BENCH_KEEP_DATABASE (1 keeps the database), BENCH_REUSE_DATABASE (the name of a database an earlier run kept, with
  * the same BENCH_METERS: skips the ≈ 7-minute seeding and the rollups-only consumption runs, since its day summaries
  * exist), BENCH_API_WORKERS (API_WORKERS of the API under test, default 1).
@@ -49,6 +50,7 @@ const LATEST_RATE = Number(process.env.BENCH_LATEST_RATE ?? 2_000);
 const DAY_RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === '1';
 const REUSE_DATABASE = process.env.BENCH_REUSE_DATABASE;
 const API_WORKERS = Number(process.env.BENCH_API_WORKERS ?? 1);
@@ -141,24 +143,21 @@ async function main(): Promise<void> {
     const meters = shuffled(Array.from({ length: METERS }, (_, n) => meterIdOf(n)));
 
     const latestPaths = meters.map((id) => `/api/v1/meters/${id}/latest`);
-    const warm = {
+    // Each rate run first sends WARMUP_SECONDS of its load unmeasured, on the connections it then measures.
+    const latestPlan = {
       kind: 'rate',
       baseUrl,
       token,
       paths: latestPaths,
-      ratePerSecond: 500,
-      connections: 20,
-      seconds: 5,
+      ratePerSecond: LATEST_RATE,
+      connections: 50,
+      seconds: SECONDS,
     } as const;
-    await runLoad<RateResult>(warm, workDir);
-    const latest = await runLoad<RateResult>(
-      { ...warm, ratePerSecond: LATEST_RATE, connections: 50, seconds: SECONDS },
-      workDir,
-    );
+    const latest = await runLoad<RateResult>({ ...latestPlan, warmupSeconds: WARMUP_SECONDS }, workDir);
     log(`latest (Redis) at ${LATEST_RATE}/s: ${JSON.stringify(latest)}`);
     // The same at a rate this machine serves without queueing, to separate service time from saturation.
     const latestLow = await runLoad<RateResult>(
-      { ...warm, ratePerSecond: LOW_RATE, connections: 10, seconds: SECONDS },
+      { ...latestPlan, ratePerSecond: LOW_RATE, connections: 10, warmupSeconds: WARMUP_SECONDS },
       workDir,
     );
     log(`latest (Redis) at ${LOW_RATE}/s: ${JSON.stringify(latestLow)}`);
@@ -175,6 +174,7 @@ async function main(): Promise<void> {
         ratePerSecond: DAY_RATE,
         connections: 20,
         seconds: SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
       },
       workDir,
     );
@@ -212,10 +212,7 @@ async function main(): Promise<void> {
 
     // Latest with Redis emptied for these meters: every answer from the database.
     await deleteRedisKeys(redis, 'hes:latest:B3*');
-    const fallback = await runLoad<RateResult>(
-      { ...warm, ratePerSecond: LATEST_RATE, connections: 50, seconds: Math.min(SECONDS, 15) },
-      workDir,
-    );
+    const fallback = await runLoad<RateResult>({ ...latestPlan, seconds: Math.min(SECONDS, 15) }, workDir);
     log(`latest (database fallback, Redis empty) at ${LATEST_RATE}/s: ${JSON.stringify(fallback)}`);
   } finally {
     await server?.stop();

@@ -43,17 +43,30 @@ export function percentiles(values: number[]): Percentiles {
   return { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: pick(1), mean: round(sum / sorted.length) };
 }
 
-/** Runs one LoadPlan in a load.js process of its own (plans go through a file in `workDir`) and returns its result. */
+/**
+ * The command that runs `args` under node, on the CPUs listed in `cpus` (taskset's list syntax, e.g. "1" or "0,1")
+ * when given: the benches keep the load generator and the API on separate cores with BENCH_LOAD_CPUS and
+ * BENCH_API_CPUS, as if the generator ran on another machine, which this workplace does not have.
+ */
+export function nodeCommand(args: string[], cpus: string | undefined): [string, string[]] {
+  if (cpus === undefined || cpus === '') return [process.execPath, args];
+  return ['taskset', ['--cpu-list', cpus, process.execPath, ...args]];
+}
+
+/**
+ * Runs one LoadPlan in a load.js process of its own (plans go through a file in `workDir`), on `cpus` when
+ * given (default BENCH_LOAD_CPUS, else any), and returns its result.
+ */
 export function runLoad<T extends RateResult | SequentialResult>(
   plan: LoadPlan,
   workDir: string,
+  cpus: string | undefined = process.env.BENCH_LOAD_CPUS,
 ): Promise<T> {
   const planFile = join(workDir, `plan-${Date.now()}.json`);
   writeFileSync(planFile, JSON.stringify(plan));
   return new Promise((resolve, reject) => {
     execFile(
-      process.execPath,
-      [join(__dirname, 'load.js'), planFile],
+      ...nodeCommand([join(__dirname, 'load.js'), planFile], cpus),
       { maxBuffer: 64 << 20 },
       (error, stdout) => {
         if (error) reject(error);

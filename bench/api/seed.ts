@@ -1,5 +1,5 @@
 import { hashPassword, UserRepository } from '@hes/auth';
-import { ReadingCache, type CachedReading } from '@hes/cache';
+import { ReadingCache, type CachedReading, type ReadingCacheOptions } from '@hes/cache';
 import { createPool, runMigrations } from '@hes/storage';
 import type Redis from 'ioredis';
 import { spawn } from 'node:child_process';
@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, type Pool } from 'pg';
+import { nodeCommand } from './measure';
 
 /**
  * The set-up the API benches share: a fresh migrated database, one society of meters with half-hourly (or
@@ -252,6 +253,87 @@ export async function cacheLatestValues(pool: Pool, redisUrl: string): Promise<n
   return readings.length;
 }
 
+export interface CacheWriterPlan {
+  redisUrl: string;
+  /** Meters written to: meterIdOf(0 .. meters - 1), in turn. */
+  meters: number;
+  readingsPerSecond: number;
+  /** Readings per applyReadings call: one decryptor batch (a Kafka fetch's telegrams, four registers each). */
+  readingsPerBatch: number;
+  cacheOptions?: Partial<ReadingCacheOptions>;
+}
+
+export interface CacheWriterResult {
+  batches: number;
+  readings: number;
+  /** Batches that were due while the previous one was still being written (sent late, none dropped). */
+  lateBatches: number;
+  /** Wall time of the slowest applyReadings call, ms. */
+  maxBatchMs: number;
+}
+
+/**
+ * Fresh readings of the seeded meters written into Redis with ReadingCache.applyReadings at a steady rate, in
+ * batches the size of the decryptor's, until stop(): the cache writes that the API's reads share Redis with while
+ * meters report. Four series per meter, as seeded; a reading's ts is the instant its batch is made.
+ */
+export async function startCacheWriter(
+  plan: CacheWriterPlan,
+): Promise<{ stop(): Promise<CacheWriterResult> }> {
+  const cache = new ReadingCache({ url: plan.redisUrl, ...plan.cacheOptions });
+  if (!(await cache.connect())) throw new Error(`cache writer: cannot connect to ${plan.redisUrl}`);
+  const result: CacheWriterResult = { batches: 0, readings: 0, lateBatches: 0, maxBatchMs: 0 };
+  const intervalMs = (plan.readingsPerBatch / plan.readingsPerSecond) * 1000;
+  let nextMeter = 0;
+  let stopped = false;
+  const batchOf = (ts: number): CachedReading[] => {
+    const readings: CachedReading[] = [];
+    while (readings.length < plan.readingsPerBatch) {
+      const meterId = meterIdOf(nextMeter);
+      nextMeter = (nextMeter + 1) % plan.meters;
+      for (const series of METER_SERIES)
+        readings.push({
+          meterId,
+          meterGroup: 'bench',
+          quantity: series.quantity,
+          storage: series.storage,
+          tariff: 0,
+          unit: series.unit,
+          value: 100 + (ts % 100_000) / 1000,
+          ts,
+        });
+    }
+    return readings;
+  };
+  const started = performance.now();
+  const running = (async () => {
+    while (!stopped) {
+      const dueAt = started + result.batches * intervalMs;
+      const wait = dueAt - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      else if (result.batches > 0) result.lateBatches++;
+      if (stopped) break;
+      const readings = batchOf(Date.now());
+      const callStarted = performance.now();
+      await cache.applyReadings(readings);
+      result.maxBatchMs = Math.max(
+        result.maxBatchMs,
+        Math.round((performance.now() - callStarted) * 10) / 10,
+      );
+      result.batches++;
+      result.readings += readings.length;
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await running;
+      await cache.close();
+      return result;
+    },
+  };
+}
+
 /** Deletes the keys matching `pattern` (e.g. `hes:*`), 1,000 per DEL. */
 export async function deleteRedisKeys(redis: Redis, pattern: string): Promise<void> {
   const keys = await redis.keys(pattern);
@@ -284,6 +366,8 @@ export interface ApiServerOptions {
   nodeFlags?: string[];
   /** API_WORKERS of the server: processes sharing its port (1 by default). */
   workers?: number;
+  /** CPUs the server (and its workers) may run on, taskset's list syntax; default BENCH_API_CPUS, else any. */
+  cpus?: string;
 }
 
 /**
@@ -291,7 +375,11 @@ export interface ApiServerOptions {
  * limit raised out of the way (1,000,000 per minute).
  */
 export function startApiServer(options: ApiServerOptions): Promise<ApiServerProcess> {
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), join(__dirname, 'server.js')], {
+  const [command, args] = nodeCommand(
+    [...(options.nodeFlags ?? []), join(__dirname, 'server.js')],
+    options.cpus ?? process.env.BENCH_API_CPUS,
+  );
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       DATABASE_URL: options.databaseUrl,

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { serveClusterMetrics } from '@hes/metrics';
+import { isMessageOfType, serveClusterMetrics } from '@hes/metrics';
 import type { Logger } from 'pino';
 
 /** Tells a forked worker its number, 1..API_WORKERS (its /metrics label and log field). */
@@ -26,12 +26,7 @@ export function clusterWorkerNumber(env: NodeJS.ProcessEnv): number {
 /** Calls `listener` when the primary asks this worker to stop. */
 export function onStopRequest(listener: () => void): void {
   process.on('message', (message: unknown) => {
-    if (
-      typeof message === 'object' &&
-      message !== null &&
-      (message as { type?: unknown }).type === STOP_MESSAGE
-    )
-      listener();
+    if (isMessageOfType(message, STOP_MESSAGE)) listener();
   });
 }
 

@@ -134,12 +134,6 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       logger.warn('reading cache unavailable: latest values from the database');
     const metrics = new HesMetrics({ app: 'api' });
     if (clusterWorker !== undefined) metrics.aggregateOverCluster();
-    const requestsServed = new Counter({
-      name: 'hes_api_worker_requests_total',
-      help: 'HTTP requests received, by API worker process (1..API_WORKERS): how the host spreads its connections.',
-      labelNames: ['worker'],
-      registers: [metrics.registry],
-    }).labels({ worker: String(clusterWorker ?? 1) });
     ({ app } = await createApiApp({
       pool,
       redis,
@@ -166,7 +160,17 @@ export async function startApi(options: ApiRuntimeOptions = {}): Promise<Running
       },
       commands: commandPublisher,
     }));
-    (app.getHttpServer() as Server).on('request', () => requestsServed.inc());
+    // With several workers on one port, how the kernel spreads connections over them; one process needs no such
+    // counter (the request duration histogram counts its requests).
+    if (clusterWorker !== undefined) {
+      const requestsServed = new Counter({
+        name: 'hes_api_worker_requests_total',
+        help: 'HTTP requests received, by API worker process (1..API_WORKERS): how the host spreads its connections.',
+        labelNames: ['worker'],
+        registers: [metrics.registry],
+      }).labels({ worker: String(clusterWorker) });
+      (app.getHttpServer() as Server).on('request', () => requestsServed.inc());
+    }
     await app.listen(options.port ?? config.ports.api, anyInterfaceHost());
   } catch (error) {
     redis.disconnect();

@@ -18,7 +18,8 @@ interface ScrapeResponse {
   error?: string;
 }
 
-function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
+/** Whether an IPC message between a cluster primary and its workers is an object of the given `type`. */
+export function isMessageOfType<T extends { type: string }>(message: unknown, type: T['type']): message is T {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 }
 
@@ -34,7 +35,7 @@ export function serveClusterMetrics(): () => void {
     worker: { send(message: ScrapeResponse): unknown; isConnected(): boolean },
     message: unknown,
   ) => {
-    if (!isMessage<ScrapeRequest>(message, SCRAPE_REQUEST)) return;
+    if (!isMessageOfType<ScrapeRequest>(message, SCRAPE_REQUEST)) return;
     const reply = (response: Omit<ScrapeResponse, 'type' | 'id'>) => {
       if (worker.isConnected()) worker.send({ type: SCRAPE_RESPONSE, id: message.id, ...response });
     };
@@ -57,7 +58,7 @@ let nextScrapeId = 0;
 let workerListening = false;
 
 function onScrapeResponse(message: unknown): void {
-  if (!isMessage<ScrapeResponse>(message, SCRAPE_RESPONSE)) return;
+  if (!isMessageOfType<ScrapeResponse>(message, SCRAPE_RESPONSE)) return;
   const pending = pendingScrapes.get(message.id);
   if (!pending) return;
   pendingScrapes.delete(message.id);
