@@ -11,7 +11,9 @@ import { pidsByComm, readProcUsage } from './proc-sampler';
  * of redis-server (the script) is divided by the telegrams written. redis-server is shared: run it when no
  * one else uses Redis, or repeat and take the lowest.
  *   node <dist>/bench/pipeline/cache-cpu.js [batches] [telegrams per batch]
- * Env: REDIS_URL (default redis://127.0.0.1:6379). Keys go under a per-run prefix, removed at the end.
+ * Env: REDIS_URL (default redis://127.0.0.1:6379); BENCH_CACHE_MAX_READINGS_PER_CALL (the cache's
+ * maxReadingsPerCall, default the cache's own) to compare batch cuts. Keys go under a per-run prefix, removed
+ * at the end.
  */
 const REGISTERS = [
   { quantity: 'total_m3', unit: 'm3', storage: 0 },
@@ -52,7 +54,9 @@ async function main(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `hes-bench-cache-${process.pid}:`;
   const ticksPerSecond = clockTicksPerSecond();
-  const cache = new ReadingCache({ url, keyPrefix: prefix, commandTimeoutMs: 30_000 });
+  const cap = process.env.BENCH_CACHE_MAX_READINGS_PER_CALL;
+  const maxReadingsPerCall = cap === undefined ? undefined : Number(cap);
+  const cache = new ReadingCache({ url, keyPrefix: prefix, commandTimeoutMs: 30_000, maxReadingsPerCall });
   if (!(await cache.connect())) throw new Error(`Redis is not reachable at ${url}`);
   const startMs = Date.now() - 3_600_000;
   try {
@@ -74,6 +78,7 @@ async function main(): Promise<void> {
         batches,
         telegramsPerBatch: perBatch,
         readingsPerTelegram: REGISTERS.length,
+        maxReadingsPerCall: maxReadingsPerCall ?? 'default',
         loadBefore: Math.round(loadBefore * 100) / 100,
         clientCpuMicrosPerTelegram: perTelegram(client.user + client.system),
         redisServerCpuMicrosPerTelegram: perTelegram((serverTicks * 1e6) / ticksPerSecond),

@@ -1,7 +1,7 @@
 import { createServer, Server, Socket, connect } from 'node:net';
 import { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
-import { CachedReading } from './keys';
+import { CachedReading, quantityKey } from './keys';
 import { CacheUnavailableError, ReadingCache } from './reading-cache';
 
 /** Integration tests against the local Redis (REDIS_URL or 127.0.0.1:6379), isolated by a unique key prefix. */
@@ -58,6 +58,48 @@ async function closedPort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** Registers of a telegram (4–6 of them), as readings of one meter at one ts. */
+const REGISTERS: Partial<CachedReading>[] = [
+  {},
+  { storage: 1 },
+  { quantity: 'flow_temperature', unit: 'C' },
+  { quantity: 'external_temperature', unit: 'C' },
+  { tariff: 1 },
+  { quantity: 'flow', unit: 'm3/h' },
+];
+
+const telegram = (meterId: string, meterGroup: string, ts: number, registers: number): CachedReading[] =>
+  REGISTERS.slice(0, registers).map((register, j) =>
+    reading(meterId, ts, ts / HOUR + j / 10, { meterGroup, ...register }),
+  );
+
+/**
+ * Script calls (EVAL or EVALSHA) whose packed argument names keys under `keyPrefix`, as MONITOR sees them
+ * while `work` runs: counted by Redis itself, whatever else uses the server meanwhile.
+ */
+async function scriptCallsDuring(keyPrefix: string, work: () => Promise<unknown>): Promise<number> {
+  const sender = new Redis(REDIS_URL);
+  const monitor = await sender.monitor();
+  const marker = `end-of-${keyPrefix}`;
+  let calls = 0;
+  let markerSeen = false;
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const command = args[0]?.toLowerCase();
+    if ((command === 'eval' || command === 'evalsha') && args.some((a) => a.includes(keyPrefix))) calls += 1;
+    if (command === 'echo' && args[1] === marker) markerSeen = true;
+  });
+  try {
+    await work();
+    // MONITOR reports commands in the order the server ran them: once the marker is seen, so are the calls.
+    await sender.echo(marker);
+    await waitFor(() => markerSeen);
+  } finally {
+    sender.disconnect();
+    monitor.disconnect();
+  }
+  return calls;
 }
 
 async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
@@ -180,6 +222,118 @@ describe('ReadingCache against Redis', () => {
     expect(() => new ReadingCache({ url: REDIS_URL, keyPrefix: 'a\u0000' })).toThrow('NUL');
   });
 
+  it('cuts a batch into calls of whole meters of at most maxReadingsPerCall readings, as one call would write', async () => {
+    const cutPrefix = `${prefix}cut:`;
+    const wholePrefix = `${prefix}whole:`;
+    const cut = new ReadingCache({ url: REDIS_URL, keyPrefix: cutPrefix, maxReadingsPerCall: 10 });
+    const whole = new ReadingCache({ url: REDIS_URL, keyPrefix: wholePrefix, maxReadingsPerCall: 10_000 });
+    const cutGroups = `${cutPrefix}readings:group:*`;
+    const wholeGroups = `${wholePrefix}readings:group:*`;
+    const published: Record<string, CachedReading[][]> = { [cutGroups]: [], [wholeGroups]: [] };
+    const subscriber = new Redis(REDIS_URL);
+    subscriber.on('pmessage', (pattern: string, _channel: string, message: string) =>
+      published[pattern].push(JSON.parse(message) as CachedReading[]),
+    );
+    await subscriber.psubscribe(cutGroups, wholeGroups);
+    const seed = [reading('C2', NOW, 50, { meterGroup: 'g-b' }), reading('C5', NOW - 5 * HOUR, 1)];
+    // As a fetch delivers them: meters interleaved, C3 over the cap (two telegrams of 6), C6 outside the
+    // window, C1's second telegram back-dated, C2's volume older than its seeded latest value.
+    const batch = [
+      ...telegram('C1', 'g-a', NOW - 2 * HOUR, 4),
+      ...telegram('C2', 'g-b', NOW - 2 * HOUR, 5),
+      ...telegram('C3', 'g-a', NOW - 2 * HOUR, 6),
+      ...telegram('C4', 'g-c', NOW - 2 * HOUR, 6),
+      ...telegram('C5', 'g-b', NOW - 2 * HOUR, 4),
+      ...telegram('C3', 'g-a', NOW - HOUR, 6),
+      ...telegram('C6', 'g-a', NOW - 30 * HOUR, 5),
+      ...telegram('C7', 'g-c', NOW - HOUR, 4),
+      ...telegram('C8', 'g-b', NOW - HOUR, 5),
+      ...telegram('C1', 'g-a', NOW - 3 * HOUR, 4),
+    ];
+    try {
+      for (const c of [cut, whole]) {
+        expect(await c.connect()).toBe(true);
+        await c.applyReadings(seed, NOW);
+      }
+      let cutResult = { latestUpdated: -1 };
+      let wholeResult = { latestUpdated: -1 };
+      // Per meter in batch order: C1 8 | C2 5 | C3 12 alone | C4 6 + C5 4 | C6 5 + C7 4 | C8 5.
+      expect(
+        await scriptCallsDuring(cutPrefix, async () => (cutResult = await cut.applyReadings(batch, NOW))),
+      ).toBe(6);
+      expect(
+        await scriptCallsDuring(
+          wholePrefix,
+          async () => (wholeResult = await whole.applyReadings(batch, NOW)),
+        ),
+      ).toBe(1);
+      // All but C2's volume and C1's back-dated telegram; C3's register twice.
+      expect(cutResult).toEqual({ latestUpdated: 44 });
+      expect(wholeResult).toEqual({ latestUpdated: 44 });
+
+      for (const meterId of ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8']) {
+        const latest = await admin.hgetall(`${cutPrefix}latest:${meterId}`);
+        expect(Object.keys(latest).length).toBeGreaterThanOrEqual(4);
+        expect(latest).toEqual(await admin.hgetall(`${wholePrefix}latest:${meterId}`));
+        expect(await admin.zrange(`${cutPrefix}window:${meterId}`, '0', '-1', 'WITHSCORES')).toEqual(
+          await admin.zrange(`${wholePrefix}window:${meterId}`, '0', '-1', 'WITHSCORES'),
+        );
+      }
+      expect((await cut.getLatest('C2')).volume).toMatchObject({ value: 50, ts: NOW });
+      expect(await admin.zcard(`${cutPrefix}window:C3`)).toBe(2);
+      expect(await admin.zcard(`${cutPrefix}window:C6`)).toBe(0);
+
+      // One notification per group and call carrying readings of the group: the same readings as one call.
+      // The seed's two groups, then C1 | C2 | C3 | C4, C5 | C6, C7 | C8 against g-a, g-b, g-c in one call.
+      await waitFor(() => published[cutGroups].length === 2 + 8 && published[wholeGroups].length === 2 + 3);
+      const readingsOf = (messages: CachedReading[][]) =>
+        messages
+          .flat()
+          .map((r) => `${r.meterGroup}/${r.meterId}/${quantityKey(r)}/${r.ts}`)
+          .sort();
+      expect(readingsOf(published[cutGroups])).toEqual(readingsOf(published[wholeGroups]));
+      expect(readingsOf(published[cutGroups])).toHaveLength(seed.length + batch.length);
+    } finally {
+      subscriber.disconnect();
+      await cut.close();
+      await whole.close();
+    }
+  });
+
+  it('never splits a telegram across calls: a meter with more readings than the cap goes alone', async () => {
+    const cutPrefix = `${prefix}telegram:`;
+    const cut = new ReadingCache({ url: REDIS_URL, keyPrefix: cutPrefix, maxReadingsPerCall: 4 });
+    expect(await cut.connect()).toBe(true);
+    try {
+      const calls = await scriptCallsDuring(cutPrefix, () =>
+        cut.applyReadings(
+          [
+            ...telegram('T1', 'g-a', NOW, 6),
+            ...telegram('T2', 'g-a', NOW, 4),
+            ...telegram('T3', 'g-b', NOW, 4),
+          ],
+          NOW,
+        ),
+      );
+      expect(calls).toBe(3);
+      const members = await admin.zrange(`${cutPrefix}window:T1`, '0', '-1');
+      expect(members).toHaveLength(1);
+      expect(Object.keys((JSON.parse(members[0]) as { values: object }).values).sort()).toEqual([
+        'external_temperature',
+        'flow',
+        'flow_temperature',
+        'volume',
+        'volume@s0t1',
+        'volume@s1t0',
+      ]);
+      expect(Object.keys(await cut.getLatest('T1'))).toHaveLength(6);
+      expect(Object.keys(await cut.getLatest('T3'))).toHaveLength(4);
+    } finally {
+      await cut.close();
+    }
+    expect(() => new ReadingCache({ url: REDIS_URL, maxReadingsPerCall: 0 })).toThrow('maxReadingsPerCall');
+  });
+
   it('publishes each batch on the meter group and meter channels, and events likewise', async () => {
     const subscriber = new Redis(REDIS_URL);
     const received: { channel: string; payload: unknown }[] = [];
@@ -235,7 +389,12 @@ describe('ReadingCache against Redis', () => {
   it('replays the newest remembered latest values when Redis comes back', async () => {
     const proxy = new SwitchableProxy();
     await proxy.up();
-    const flaky = new ReadingCache({ url: `redis://127.0.0.1:${proxy.port}`, keyPrefix: prefix });
+    // One reading per call: the replay of R1 and R2 takes two calls.
+    const flaky = new ReadingCache({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      keyPrefix: prefix,
+      maxReadingsPerCall: 1,
+    });
     expect(await flaky.connect()).toBe(true);
     await flaky.applyReadings([reading('R1', NOW - HOUR, 1)], NOW);
 

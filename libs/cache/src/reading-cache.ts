@@ -27,6 +27,12 @@ export interface ReadingCacheOptions {
   connectTimeoutMs?: number;
   /** A command or pipeline not answered within this time fails (a hung server must not stall the decryptor). Default 2 s. */
   commandTimeoutMs?: number;
+  /**
+   * Readings per script call of `applyReadings`, at most (a single meter with more goes alone in its call).
+   * Redis runs a script to the end before serving anyone else, at ≈ 4–6 µs per reading, so this bounds how
+   * long one write holds up the API's reads. Default 500 (≈ 2–3 ms).
+   */
+  maxReadingsPerCall?: number;
   /** Called with the number of readings (write) or lookups (read) the cache could not handle. */
   onMiss?: (operation: 'write' | 'read', count: number) => void;
   /** Extra ioredis options (tests); the fail-fast settings below always win. */
@@ -63,6 +69,7 @@ export class ReadingCache {
   private readonly redis: Redis;
   private readonly windowMs: number;
   private readonly maxDirtyEntries: number;
+  private readonly maxReadingsPerCall: number;
   private readonly onMiss: ReadingCacheOptions['onMiss'];
   private readonly dirty = new Map<string, CachedReading>();
   private dirtyOverflowed = false;
@@ -73,6 +80,9 @@ export class ReadingCache {
     if (this.keys.prefix.includes(PIECE_SEPARATOR)) throw new Error('keyPrefix must not contain a NUL byte');
     this.windowMs = options.windowMs ?? 24 * 60 * 60 * 1000;
     this.maxDirtyEntries = options.maxDirtyEntries ?? 200_000;
+    this.maxReadingsPerCall = options.maxReadingsPerCall ?? 500;
+    if (!Number.isInteger(this.maxReadingsPerCall) || this.maxReadingsPerCall < 1)
+      throw new Error(`maxReadingsPerCall must be a positive integer, got ${this.maxReadingsPerCall}`);
     this.onMiss = options.onMiss;
     this.redis = new Redis(options.url, {
       ...options.redisOptions,
@@ -126,29 +136,43 @@ export class ReadingCache {
   }
 
   /**
-   * Applies a batch of newly stored readings in one script call (per meter: guarded latest per
-   * meter+quantity, one window point per telegram with trim + expiry, the meter channel's notification; then
-   * one notification per meter group channel carrying the batch's readings for it). The whole batch travels
-   * as a single packed argument: one call and one argument keep the per-command and per-argument cost of
-   * client and server off the hot path. Returns how many latest values were written.
+   * Applies a batch of newly stored readings (per meter: guarded latest per meter+quantity, one window point
+   * per telegram with trim + expiry, the meter channel's notification; then one notification per meter group
+   * channel carrying the call's readings for it). The batch is cut on meter boundaries into script calls of
+   * at most `maxReadingsPerCall` readings, sent one after another: Redis serves other clients (the API's
+   * latest reads) between them instead of waiting for the whole batch. A meter's readings stay in one call,
+   * so each telegram stays one window point. A group channel therefore gets one notification per call that
+   * has readings of the group, not one per batch (the WebSocket hub coalesces them anyway). Each call's
+   * meters travel as a single packed argument, keeping the per-command and per-argument cost of client and
+   * server off the hot path. Returns how many latest values were written, over all calls.
    */
   async applyReadings(readings: CachedReading[], nowMs = Date.now()): Promise<{ latestUpdated: number }> {
     if (readings.length === 0 && this.dirty.size === 0) return { latestUpdated: 0 };
     const replay = this.dirty.size > 0 ? [...this.dirty.values()] : [];
     const batch = new PackedBatch(this.keys, nowMs - this.windowMs);
+    // Replayed values are added first, so their meters lead the batch and go in the first call(s).
     for (const r of replay) batch.add(r, false);
     let unpacked = 0;
     for (const r of readings) if (!batch.add(r, true)) unpacked += 1;
     if (unpacked > 0) this.onMiss?.('write', unpacked);
 
-    let latestUpdated: number;
+    let latestUpdated = 0;
     try {
-      this.requireReady();
       const scripted = this.redis as unknown as {
         hesApplyReadings(numKeys: number, packed: Buffer): Promise<number>;
       };
-      latestUpdated = await scripted.hesApplyReadings(0, batch.pack(this.windowMs));
+      const calls = batch.calls(this.windowMs, this.maxReadingsPerCall);
+      let next = calls.next();
+      while (!next.done) {
+        this.requireReady();
+        const call = scripted.hesApplyReadings(0, next.value);
+        // The following call is packed while Redis runs this one; it is sent only once this one has answered.
+        next = calls.next();
+        latestUpdated += await call;
+      }
     } catch (error) {
+      // The whole batch is remembered, also the readings of calls that succeeded: replay is ts-guarded, so
+      // writing those latest values again is harmless, and it keeps failure handling per batch.
       this.failWrite(readings);
       throw new CacheUnavailableError('writing readings', { cause: error });
     }
@@ -268,10 +292,11 @@ export class ReadingCache {
 const PIECE_SEPARATOR = '\u0000';
 
 /**
- * Applies a whole batch in a single server-side call. The keys travel inside the argument rather than in
- * KEYS: one call touches every meter of the batch, which a single standalone server (the deployment this
- * cache targets) allows and a cluster would not.
- * ARGV[1] = the batch's pieces, each followed by a NUL byte:
+ * Applies whole meters of a batch (see ReadingCache.applyReadings for how a batch is cut into calls) in a
+ * single server-side call. The keys travel inside the argument rather than in KEYS: one call touches every
+ * meter it carries, which a single standalone server (the deployment this cache targets) allows and a
+ * cluster would not.
+ * ARGV[1] = the call's pieces, each followed by a NUL byte:
  *   window start (ts below it are trimmed), windowMs, group count, the group channels, meter count, then
  *   per meter: latest hash key, meter channel ('' = no publish), window key, telegram count, then
  *   per telegram: ts, group slot (1-based index into the group channels; 0 = replayed latest values: not
@@ -415,15 +440,24 @@ interface PackedTelegram {
   fields: string[];
 }
 
+/** The readings of one meter in a batch, by telegram. */
+interface PackedMeter {
+  telegrams: PackedTelegram[];
+  /** Holds readings of this batch (not only replayed values): the meter channel is notified. */
+  fresh: boolean;
+  readings: number;
+}
+
 /**
- * The script's argument for one batch, grouped reading by reading and written out as bytes at the end (see
- * APPLY_READINGS for the layout): no per-reading strings are kept until the call, and no batch-sized string
+ * The script's arguments for one batch, grouped reading by reading and written out as bytes per call (see
+ * APPLY_READINGS for the layout): no per-reading strings are kept until the call, and no call-sized string
  * is built and then encoded once more for the socket.
  */
 class PackedBatch {
+  /** Batch-wide slot (1-based) of each group; a call renumbers the groups it carries. */
   private readonly groupSlots = new Map<string, number>();
-  private readonly meters = new Map<string, { telegrams: PackedTelegram[]; fresh: boolean }>();
-  private readings = 0;
+  private readonly groups: string[] = [];
+  private readonly meters = new Map<string, PackedMeter>();
 
   constructor(
     private readonly keys: CacheKeys,
@@ -443,8 +477,9 @@ class PackedBatch {
     )
       return false;
     let meter = this.meters.get(r.meterId);
-    if (!meter) this.meters.set(r.meterId, (meter = { telegrams: [], fresh: false }));
+    if (!meter) this.meters.set(r.meterId, (meter = { telegrams: [], fresh: false, readings: 0 }));
     meter.fresh ||= fresh;
+    meter.readings += 1;
     const groupSlot = fresh ? this.groupSlot(r.meterGroup) : 0;
     let telegram = meter.telegrams[meter.telegrams.length - 1];
     if (
@@ -459,25 +494,54 @@ class PackedBatch {
     }
     telegram.readings.push(r);
     telegram.fields.push(field);
-    this.readings += 1;
     return true;
   }
 
-  pack(windowMs: number): Buffer {
-    const out = new PieceWriter(this.readings * PACKED_BYTES_PER_READING + 4096);
+  /**
+   * One argument per script call: whole meters in batch order, at most `maxReadings` readings per call
+   * unless a single meter has more (it then goes alone). Packed lazily, one call at a time.
+   */
+  *calls(windowMs: number, maxReadings: number): Generator<Buffer, void, undefined> {
+    let meters: [string, PackedMeter][] = [];
+    let readings = 0;
+    for (const entry of this.meters) {
+      if (meters.length > 0 && readings + entry[1].readings > maxReadings) {
+        yield this.pack(meters, readings, windowMs);
+        meters = [];
+        readings = 0;
+      }
+      meters.push(entry);
+      readings += entry[1].readings;
+    }
+    if (meters.length > 0) yield this.pack(meters, readings, windowMs);
+  }
+
+  private pack(meters: [string, PackedMeter][], readings: number, windowMs: number): Buffer {
+    // The call's own group slots (index: batch-wide slot), so it names only the channels it publishes on.
+    const callSlots: number[] = [0];
+    const callGroups: string[] = [];
+    for (const [, meter] of meters) {
+      for (const t of meter.telegrams) {
+        if (t.groupSlot > 0 && callSlots[t.groupSlot] === undefined) {
+          callGroups.push(this.groups[t.groupSlot - 1]);
+          callSlots[t.groupSlot] = callGroups.length;
+        }
+      }
+    }
+    const out = new PieceWriter(readings * PACKED_BYTES_PER_READING + 4096);
     out.piece(String(this.windowStart));
     out.piece(String(windowMs));
-    out.piece(String(this.groupSlots.size));
-    for (const group of this.groupSlots.keys()) out.piece(this.keys.readingsByGroup(group));
-    out.piece(String(this.meters.size));
-    for (const [meterId, meter] of this.meters) {
+    out.piece(String(callGroups.length));
+    for (const group of callGroups) out.piece(this.keys.readingsByGroup(group));
+    out.piece(String(meters.length));
+    for (const [meterId, meter] of meters) {
       out.piece(this.keys.latest(meterId));
       out.piece(meter.fresh ? this.keys.readingsByMeter(meterId) : '');
       out.piece(this.keys.window(meterId));
       out.piece(String(meter.telegrams.length));
       for (const t of meter.telegrams) {
         out.piece(String(t.ts));
-        out.piece(String(t.groupSlot));
+        out.piece(String(callSlots[t.groupSlot]));
         if (t.inWindow) writeWindowMember(out, t);
         out.end();
         out.piece(String(t.readings.length));
@@ -492,7 +556,10 @@ class PackedBatch {
 
   private groupSlot(group: string): number {
     let slot = this.groupSlots.get(group);
-    if (slot === undefined) this.groupSlots.set(group, (slot = this.groupSlots.size + 1));
+    if (slot === undefined) {
+      this.groups.push(group);
+      this.groupSlots.set(group, (slot = this.groups.length));
+    }
     return slot;
   }
 }
