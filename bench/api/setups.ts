@@ -24,8 +24,8 @@ import { processTreeCpuMicros, runLoad } from './measure';
  * BENCH_PAIRS (2 rounds over the setups, every other one in reverse order), BENCH_SETUPS (the setups,
  * space-separated, each a comma-separated list of workers=<API_WORKERS>, api=<CPUs of the API>, load=<CPUs of the
  * load generator> in taskset's list syntax, ingest=<readings/s written into Redis meanwhile by ReadingCache, as the
- * decryptor does>, batch=<readings per write, default 3,000>; default "workers=1 workers=2": API_WORKERS 1 against
- * 2, on any CPU, no ingestion).
+ * decryptor does>, batch=<readings per write, default 3,000>, cap=<the writer's ReadingCache maxReadingsPerCall,
+ * default the cache's own>; default "workers=1 workers=2": API_WORKERS 1 against 2, on any CPU, no ingestion).
  */
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/7';
@@ -46,6 +46,8 @@ interface Setup {
   ingestPerSecond: number;
   /** Readings per applyReadings call of that writer. */
   ingestBatch: number;
+  /** The writer's ReadingCache maxReadingsPerCall (readings per script call); its default when not given. */
+  ingestCap?: number;
 }
 
 const positiveInteger = (value: string | undefined) =>
@@ -64,9 +66,10 @@ function parseSetups(text: string): Setup[] {
         else if (name === 'load' && value) setup.loadCpus = value;
         else if (name === 'ingest' && positiveInteger(value)) setup.ingestPerSecond = Number(value);
         else if (name === 'batch' && positiveInteger(value)) setup.ingestBatch = Number(value);
+        else if (name === 'cap' && positiveInteger(value)) setup.ingestCap = Number(value);
         else
           throw new Error(
-            `BENCH_SETUPS: '${part}' in '${label}' is not workers=<n>, api=<cpus>, load=<cpus>, ingest=<n> or batch=<n>`,
+            `BENCH_SETUPS: '${part}' in '${label}' is not workers=<n>, api=<cpus>, load=<cpus>, ingest=<n>, batch=<n> or cap=<n>`,
           );
       }
       return setup;
@@ -95,6 +98,7 @@ async function measure(databaseUrl: string, setup: Setup, workDir: string): Prom
             meters: METERS,
             readingsPerSecond: setup.ingestPerSecond,
             readingsPerBatch: setup.ingestBatch,
+            cacheOptions: { maxReadingsPerCall: setup.ingestCap },
           })
         : undefined;
     const cpuBefore = processTreeCpuMicros(server.pid);

@@ -19,10 +19,16 @@ const schema = z.object({
   DECRYPTOR_MAX_BYTES_PER_PARTITION: int(1024).default(1024 * 1024),
   /**
    * Bytes of one fetch over all partitions, hence of one unit of work: about 3,000 raw telegrams per 512 KiB.
-   * Units much larger than that cost more CPU per telegram (garbage collection, one huge cache script call
-   * that blocks Redis) and add latency; much smaller ones pay the per-unit round trips more often.
+   * Units much larger than that cost more CPU per telegram (garbage collection) and add latency; much smaller
+   * ones pay the per-unit round trips more often.
    */
   DECRYPTOR_MAX_BYTES_PER_FETCH: int(1024).default(512 * 1024),
+  /**
+   * Readings per Redis script call of a unit's cache write (ReadingCache maxReadingsPerCall). Redis serves
+   * nobody else while a call runs (≈ 5 µs per reading), so this bounds how long the API's latest reads wait
+   * behind ingestion; smaller costs the decryptor more calls (bench/README.md: latest p99 during ingestion).
+   */
+  DECRYPTOR_CACHE_READINGS_PER_CALL: int(1).default(100),
   /** Identical telegrams of a meter (overlapping gateways) received within this window are dropped. */
   DECRYPTOR_DEDUP_WINDOW_MS: int(0).default(120_000),
   DECRYPTOR_DEDUP_MAX_ENTRIES: int(1).default(500_000),
@@ -51,6 +57,7 @@ export interface DecryptorSettings {
   maxWaitTimeMs: number;
   maxBytesPerPartition: number;
   maxBytesPerFetch: number;
+  cacheReadingsPerCall: number;
   dedupWindowMs: number;
   dedupMaxEntries: number;
   retryInitialMs: number;
@@ -80,6 +87,7 @@ export function loadDecryptorSettings(env: NodeJS.ProcessEnv = process.env): Dec
     maxWaitTimeMs: s.DECRYPTOR_MAX_WAIT_MS,
     maxBytesPerPartition: s.DECRYPTOR_MAX_BYTES_PER_PARTITION,
     maxBytesPerFetch: s.DECRYPTOR_MAX_BYTES_PER_FETCH,
+    cacheReadingsPerCall: s.DECRYPTOR_CACHE_READINGS_PER_CALL,
     dedupWindowMs: s.DECRYPTOR_DEDUP_WINDOW_MS,
     dedupMaxEntries: s.DECRYPTOR_DEDUP_MAX_ENTRIES,
     retryInitialMs: s.DECRYPTOR_RETRY_INITIAL_MS,

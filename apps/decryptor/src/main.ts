@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const metrics = new HesMetrics({ app: 'decryptor' });
   const cache = new ReadingCache({
     url: config.redis.url,
+    maxReadingsPerCall: settings.cacheReadingsPerCall,
     onMiss: (operation, count) => metrics.cacheMisses.inc({ operation }, count),
   });
   if (!(await cache.connect()))
