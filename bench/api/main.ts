@@ -21,6 +21,7 @@ import {
   SLOT_MS,
   timed,
   startApiServer,
+  startCacheWriter,
   type ApiServerProcess,
 } from './seed';
 import { runLoad } from './measure';
@@ -33,7 +34,9 @@ import { runLoad } from './measure';
  * series), BENCH_HISTORY_DAYS (30 days of hourly billing register before them), BENCH_BEFORE_RUNS (2 runs of the
  * 30-day consumption before the day summaries exist),
  * BENCH_LATEST_RATE (2,000/s), BENCH_LOW_RATE (100/s), BENCH_DAY_RATE (200/s), BENCH_SECONDS (30 per rate run),
- * BENCH_WARMUP_SECONDS (5 unmeasured seconds of the same load before each rate run),
+ * BENCH_WARMUP_SECONDS (5 unmeasured seconds of the same load before each rate run), BENCH_INGEST_RATE (6,700
+ * readings/s written into Redis by ReadingCache during the second latest run, in batches of BENCH_INGEST_BATCH,
+ * 3,000),
  * BENCH_KEEP_DATABASE (1 keeps the database), BENCH_REUSE_DATABASE (the name of a database an earlier run kept, with
  * the same BENCH_METERS: skips the ≈ 7-minute seeding and the rollups-only consumption runs, since its day summaries
  * exist), BENCH_API_WORKERS (API_WORKERS of the API under test, default 1).
@@ -51,6 +54,9 @@ const DAY_RATE = Number(process.env.BENCH_DAY_RATE ?? 200);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+/** The design load's readings per second, and a decryptor unit of work's readings (≈ 750 telegrams × 4). */
+const INGEST_RATE = Number(process.env.BENCH_INGEST_RATE ?? 6_700);
+const INGEST_BATCH = Number(process.env.BENCH_INGEST_BATCH ?? 3_000);
 const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === '1';
 const REUSE_DATABASE = process.env.BENCH_REUSE_DATABASE;
 const API_WORKERS = Number(process.env.BENCH_API_WORKERS ?? 1);
@@ -161,6 +167,22 @@ async function main(): Promise<void> {
       workDir,
     );
     log(`latest (Redis) at ${LOW_RATE}/s: ${JSON.stringify(latestLow)}`);
+    // The same while readings arrive at the design load: the decryptor's cache writes share Redis with the reads.
+    const writer = await startCacheWriter({
+      redisUrl: REDIS_URL,
+      meters: METERS,
+      readingsPerSecond: INGEST_RATE,
+      readingsPerBatch: INGEST_BATCH,
+    });
+    let latestIngesting: RateResult;
+    try {
+      latestIngesting = await runLoad<RateResult>({ ...latestPlan, warmupSeconds: WARMUP_SECONDS }, workDir);
+    } finally {
+      log(`cache writer: ${JSON.stringify(await writer.stop())}`);
+    }
+    log(
+      `latest (Redis) at ${LATEST_RATE}/s while ${INGEST_RATE} readings/s are cached in batches of ${INGEST_BATCH}: ${JSON.stringify(latestIngesting)}`,
+    );
 
     const dayStart = new Date(endMs - 2 * DAY_MS).toISOString();
     const dayEnd = new Date(endMs - DAY_MS).toISOString();

@@ -12,7 +12,8 @@ export interface LatencyPercentiles {
 /**
  * End-to-end latency per telegram, ingest → stored and cached, measured outside the pipeline: the decryptor
  * publishes a batch's readings on their meter group's channel (`<prefix>readings:group:<group>`) only after
- * the batch is stored in PostgreSQL and written to Redis, and each reading carries `ts` = the collector's
+ * the batch is stored in PostgreSQL and, call by call, as each part of it is written to Redis (a telegram's
+ * readings are never split between calls), and each reading carries `ts` = the collector's
  * receive time. Subscribing to a sample of the groups and taking now − ts per telegram (readings of one
  * telegram share meter and ts) gives the latency of every telegram of those groups. Same machine, same
  * clock; ms resolution.
