@@ -21,7 +21,7 @@ import {
   SLOT_MS,
   timed,
   startApiServer,
-  startCacheWriter,
+  whileCaching,
   type ApiServerProcess,
 } from './seed';
 import { runLoad } from './measure';
@@ -168,20 +168,13 @@ async function main(): Promise<void> {
     );
     log(`latest (Redis) at ${LOW_RATE}/s: ${JSON.stringify(latestLow)}`);
     // The same while readings arrive at the design load: the decryptor's cache writes share Redis with the reads.
-    const writer = await startCacheWriter({
-      redisUrl: REDIS_URL,
-      meters: METERS,
-      readingsPerSecond: INGEST_RATE,
-      readingsPerBatch: INGEST_BATCH,
-    });
-    let latestIngesting: RateResult;
-    try {
-      latestIngesting = await runLoad<RateResult>({ ...latestPlan, warmupSeconds: WARMUP_SECONDS }, workDir);
-    } finally {
-      log(`cache writer: ${JSON.stringify(await writer.stop())}`);
-    }
+    const ingesting = await whileCaching(
+      { redisUrl: REDIS_URL, meters: METERS, readingsPerSecond: INGEST_RATE, readingsPerBatch: INGEST_BATCH },
+      () => runLoad<RateResult>({ ...latestPlan, warmupSeconds: WARMUP_SECONDS }, workDir),
+    );
+    log(`cache writer: ${JSON.stringify(ingesting.written)}`);
     log(
-      `latest (Redis) at ${LATEST_RATE}/s while ${INGEST_RATE} readings/s are cached in batches of ${INGEST_BATCH}: ${JSON.stringify(latestIngesting)}`,
+      `latest (Redis) at ${LATEST_RATE}/s while ${INGEST_RATE} readings/s are cached in batches of ${INGEST_BATCH}: ${JSON.stringify(ingesting.result)}`,
     );
 
     const dayStart = new Date(endMs - 2 * DAY_MS).toISOString();

@@ -277,9 +277,7 @@ export interface CacheWriterResult {
  * batches the size of the decryptor's, until stop(): the cache writes that the API's reads share Redis with while
  * meters report. Four series per meter, as seeded; a reading's ts is the instant its batch is made.
  */
-export async function startCacheWriter(
-  plan: CacheWriterPlan,
-): Promise<{ stop(): Promise<CacheWriterResult> }> {
+async function startCacheWriter(plan: CacheWriterPlan): Promise<{ stop(): Promise<CacheWriterResult> }> {
   const cache = new ReadingCache({ url: plan.redisUrl, ...plan.cacheOptions });
   if (!(await cache.connect())) throw new Error(`cache writer: cannot connect to ${plan.redisUrl}`);
   const result: CacheWriterResult = { batches: 0, readings: 0, lateBatches: 0, maxBatchMs: 0 };
@@ -332,6 +330,21 @@ export async function startCacheWriter(
       return result;
     },
   };
+}
+
+/** Runs `work` while a cache writer writes (startCacheWriter), and stops the writer however `work` ends. */
+export async function whileCaching<T>(
+  plan: CacheWriterPlan,
+  work: () => Promise<T>,
+): Promise<{ result: T; written: CacheWriterResult }> {
+  const writer = await startCacheWriter(plan);
+  try {
+    const result = await work();
+    return { result, written: await writer.stop() };
+  } catch (error) {
+    await writer.stop();
+    throw error;
+  }
 }
 
 /** Deletes the keys matching `pattern` (e.g. `hes:*`), 1,000 per DEL. */

@@ -9,7 +9,7 @@ import {
   meterIdOf,
   openBenchDatabase,
   startApiServer,
-  startCacheWriter,
+  whileCaching,
   type ApiServerProcess,
 } from './seed';
 import { processTreeCpuMicros, runLoad } from './measure';
@@ -91,28 +91,28 @@ async function measure(databaseUrl: string, setup: Setup, workDir: string): Prom
     const paths = Array.from({ length: METERS }, (_, n) => `/api/v1/meters/${meterIdOf(n)}/latest`);
     const plan = { kind: 'rate', baseUrl: server.baseUrl, token, paths, connections: 50 } as const;
     const load = loadavg()[0].toFixed(1);
-    const writer =
-      setup.ingestPerSecond > 0
-        ? await startCacheWriter({
-            redisUrl: REDIS_URL,
-            meters: METERS,
-            readingsPerSecond: setup.ingestPerSecond,
-            readingsPerBatch: setup.ingestBatch,
-            cacheOptions: { maxReadingsPerCall: setup.ingestCap },
-          })
-        : undefined;
     const cpuBefore = processTreeCpuMicros(server.pid);
-    let result: RateResult;
-    try {
-      result = await runLoad<RateResult>(
+    const run = () =>
+      runLoad<RateResult>(
         { ...plan, ratePerSecond: RATE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS },
         workDir,
         setup.loadCpus,
       );
-    } finally {
-      const written = await writer?.stop();
-      if (written) log(`${setup.label}: cache writer ${JSON.stringify(written)}`);
-    }
+    let result: RateResult;
+    if (setup.ingestPerSecond > 0) {
+      const ingesting = await whileCaching(
+        {
+          redisUrl: REDIS_URL,
+          meters: METERS,
+          readingsPerSecond: setup.ingestPerSecond,
+          readingsPerBatch: setup.ingestBatch,
+          cacheOptions: { maxReadingsPerCall: setup.ingestCap },
+        },
+        run,
+      );
+      log(`${setup.label}: cache writer ${JSON.stringify(ingesting.written)}`);
+      result = ingesting.result;
+    } else result = await run();
     // The warm-up's requests are served in the same CPU interval and do the same work.
     const cpuPerRequest =
       (processTreeCpuMicros(server.pid) - cpuBefore) / (result.requests + RATE * WARMUP_SECONDS);
